@@ -1,0 +1,80 @@
+"""What a dataset folder already holds, and how new files enter it without ever being half-written.
+
+Labels are the sub-folders whose names do not start with `.`. A collected file is named by its
+Flickr photo id, so the id alone tells whether a photo is already here, under which label, or
+was moved to `.quarantine/` by curation (then it must not come back with the next collect).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import CollectError
+
+META_DIR = ".collect"
+TMP_DIR = ".collect/tmp"
+QUARANTINE_DIR = ".quarantine"
+
+
+@dataclass
+class DatasetIndex:
+    root: Path
+    #: photo id -> label folder it is filed under
+    filed: dict[str, str] = field(default_factory=dict)
+    #: label -> number of files in its folder (any image counts towards --count)
+    counts: dict[str, int] = field(default_factory=dict)
+    #: ids curation moved out; they are never downloaded again
+    quarantined: set[str] = field(default_factory=set)
+
+    @classmethod
+    def scan(cls, root: Path) -> "DatasetIndex":
+        index = cls(root)
+        for label_dir in _label_dirs(root):
+            files = [p for p in label_dir.iterdir() if p.is_file() and not p.name.startswith(".")]
+            index.counts[label_dir.name] = len(files)
+            for path in files:
+                if path.stem.isdigit():
+                    index.filed.setdefault(path.stem, label_dir.name)
+        for label_dir in _label_dirs(root / QUARANTINE_DIR):
+            index.quarantined.update(p.stem for p in label_dir.iterdir() if p.stem.isdigit())
+        return index
+
+
+def _label_dirs(root: Path) -> list[Path]:
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def prepare(root: Path) -> None:
+    """Create the output tree, prove it is writable, and clear temp files a killed run left."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = root / TMP_DIR
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+        with tempfile.NamedTemporaryFile(dir=tmp):
+            pass
+    except OSError as error:
+        raise CollectError(f"cannot write to output folder {root}: {error.strerror or error}; choose another with --out") from None
+
+
+def write_atomically(root: Path, label: str, name: str, data: bytes) -> Path:
+    """Write into the temp folder, then rename into place: a kill leaves either nothing or the whole file."""
+    target_dir = root / label
+    target_dir.mkdir(exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=root / TMP_DIR, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        target = target_dir / name
+        os.replace(tmp_name, target)
+        return target
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise

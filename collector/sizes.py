@@ -1,0 +1,63 @@
+"""Flickr's size ladder and the choice of which URL to download.
+
+Why a ladder walk: a search result carries `url_<x>` only for the sizes that exist for that
+photo (`url_o` is often hidden, small old photos have no `url_c`). We want the size nearest the
+one asked for, so 800 px (`c`) falls back to 640 (`z`), then 1024 (`l`), then further out.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .errors import CollectError
+
+#: extras letter -> nominal longest edge in pixels ('o' is the original, of unknown size).
+LADDER: dict[str, int] = {
+    "s": 240,
+    "n": 320,
+    "w": 400,
+    "m": 500,
+    "z": 640,
+    "c": 800,
+    "l": 1024,
+    "h": 1600,
+    "k": 2048,
+    "o": 100_000,
+}
+
+EXTRAS = ",".join(f"url_{letter}" for letter in LADDER)
+
+
+def parse_size(value: str | int) -> str:
+    """Accept a ladder letter (`c`) or a pixel count (`800`) and return the ladder letter."""
+    text = str(value).strip().lower()
+    if text in LADDER:
+        return text
+    if text.isdigit() and int(text) > 0:
+        pixels = int(text)
+        return min((letter for letter in LADDER if letter != "o"), key=lambda letter: abs(math.log(LADDER[letter] / pixels)))
+    letters = ", ".join(f"{k} ({v} px)" for k, v in LADDER.items() if k != "o")
+    raise CollectError(f"--size {value!r}: use a pixel count or one of {letters}, o (original)")
+
+
+def preference(target: str) -> list[str]:
+    """Ladder letters, nearest to `target` first (by ratio, so 640 and 1024 are both 'one step' from 800)."""
+    wanted = LADDER[target]
+    return sorted(LADDER, key=lambda letter: (abs(math.log(LADDER[letter] / wanted)), LADDER[letter]))
+
+
+def choose(photo: dict, target: str) -> tuple[str, str, int, int] | None:
+    """The best (letter, url, width, height) a search result offers, or None when it has no URL at all."""
+    for letter in preference(target):
+        url = photo.get(f"url_{letter}")
+        if url:
+            return letter, url, _as_int(photo.get(f"width_{letter}")), _as_int(photo.get(f"height_{letter}"))
+    return None
+
+
+def _as_int(value: object) -> int:
+    """Flickr sends numbers as strings or ints depending on the field and the day."""
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0

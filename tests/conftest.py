@@ -1,0 +1,48 @@
+"""Shared fixtures: a running fake Flickr and a `collect()` pointed at it with test-speed retries."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.fake_flickr import API_KEY, API_SECRET, FakeFlickr
+
+FLOWERS_DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "flowers-dev"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch, tmp_path):
+    """No test may read the developer's config.toml or Flickr keys, or write outside tmp_path."""
+    monkeypatch.chdir(tmp_path)
+    for variable in ("FLICKR_API_KEY", "FLICKR_API_SECRET"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture
+def fake():
+    server = FakeFlickr().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def dataset(tmp_path) -> Path:
+    return tmp_path / "dataset"
+
+
+@pytest.fixture
+def fast_options(fake, dataset) -> dict:
+    """Keyword arguments for collect() against the fake: tiny timeouts and backoff keep fault tests fast."""
+    return {
+        "out": dataset,
+        "api_key": API_KEY,
+        "api_secret": API_SECRET,
+        "endpoint": fake.rest_url,
+        "timeout": 2.0,
+        "retries": 3,
+        "backoff": 0.01,
+        "progress": False,
+    }
