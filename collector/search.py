@@ -67,17 +67,19 @@ class SearchSource:
 
     def _page_through(self, window: dict[str, object]) -> Iterator[Candidate]:
         """Page one query until its end, the cap, or a page with nothing new; returns Flickr's total."""
-        page, total = 1, 0
+        page, in_this_query = 1, set()
         while True:
             result = self.client.search_page(**self.query.params(), **window, per_page=self.per_page, page=page)
-            total = result.total
-            self.total = max(self.total, total)
-            fresh = [c for c in map(self._candidate, result.photos) if c is not None and c.photo_id not in self.seen]
-            for candidate in fresh:
-                self.seen.add(candidate.photo_id)
-                yield candidate
-            if not fresh or page >= result.pages or page * self.per_page >= RESULT_CAP:
-                return total
+            self.total = max(self.total, result.total)
+            ids = {str(photo.get("id")) for photo in result.photos}
+            repeated = ids <= in_this_query  # Flickr's answer past its cap: a page we already had
+            in_this_query |= ids
+            for candidate in map(self._candidate, result.photos):
+                if candidate is not None and candidate.photo_id not in self.seen:
+                    self.seen.add(candidate.photo_id)
+                    yield candidate
+            if repeated or page >= result.pages or page * self.per_page >= RESULT_CAP:
+                return result.total
             page += 1
 
     def _slices(self, lo: int, hi: int) -> Iterator[tuple[int, int]]:

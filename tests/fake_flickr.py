@@ -115,7 +115,7 @@ class FakeFlickr:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
 
@@ -159,9 +159,10 @@ class FakeFlickr:
         per_page = min(500, int(params.get("per_page") or 100))
         page = int(params.get("page") or 1)
         pages = max(1, math.ceil(len(matches) / per_page))
-        last_servable = max(1, min(pages, self.cap // per_page))
-        served = min(page, last_servable)  # Flickr repeats results past the cap
-        chunk = matches[(served - 1) * per_page: served * per_page]
+        visible = matches[: self.cap]  # only the first `cap` results can ever be reached...
+        last_servable = max(1, math.ceil(len(visible) / per_page))
+        served = min(page, last_servable)  # ...and pages past them repeat the last one
+        chunk = visible[(served - 1) * per_page: served * per_page]
         return {
             "photos": {
                 "page": page,
