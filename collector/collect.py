@@ -11,9 +11,10 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import SimpleQueue
 
 from tqdm import tqdm
 
@@ -174,6 +175,7 @@ class _Run:
         """Keep downloads in flight until `need` photos are accepted or the source runs dry."""
         candidates = self._claimed(iter(source), summary, index, log)
         in_flight: dict[Future[Downloaded], Candidate] = {}
+        finished: SimpleQueue[Future[Downloaded]] = SimpleQueue()  # cheaper than futures.wait() per photo
         bar = tqdm(total=self.count, initial=summary.existing, desc=summary.label, unit="photo", disable=not self.progress, leave=True)
         try:
             while True:
@@ -181,12 +183,13 @@ class _Run:
                     candidate = next(candidates, None)
                     if candidate is None:
                         break
-                    in_flight[pool.submit(downloader.fetch, candidate, summary.label)] = candidate
+                    future = pool.submit(downloader.fetch, candidate, summary.label)
+                    in_flight[future] = candidate
+                    future.add_done_callback(finished.put)
                 if not in_flight:
                     break
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in done:
-                    self._settle(future, in_flight.pop(future), summary, index, bar)
+                future = finished.get()
+                self._settle(future, in_flight.pop(future), summary, index, bar)
         finally:
             bar.close()
         summary.available = getattr(source, "total", 0)

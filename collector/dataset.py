@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,13 +69,14 @@ def write_atomically(root: Path, label: str, name: str, data: bytes) -> Path:
     """Write into the temp folder, then rename into place: a kill leaves either nothing or the whole file."""
     target_dir = root / label
     target_dir.mkdir(exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=root / TMP_DIR, suffix=".part")
+    # One writer per photo id at a time, so the id plus the thread names a unique temp file.
+    tmp = root / TMP_DIR / f"{name}.{threading.get_ident()}.part"
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with open(tmp, "wb") as handle:
             handle.write(data)
         target = target_dir / name
-        os.replace(tmp_name, target)
+        os.replace(tmp, target)
         return target
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
