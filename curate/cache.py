@@ -1,0 +1,45 @@
+"""The scan cache: one SQLite file under `dataset/.curate/`, keyed by path + size + mtime.
+
+Why SQLite: one file, atomic commits (a killed scan keeps everything it committed), and a
+10,000-row read in milliseconds, so an unchanged tree rescans in well under a second. Records
+are stored as JSON so a new field does not need a migration; SCAN_VERSION invalidates rows made
+by an older decoder, whose hashes would not be comparable.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+from .record import ImageRecord
+from .tree import CURATE_DIR
+
+SCAN_VERSION = 1
+CACHE_NAME = "scan.sqlite"
+
+
+class ScanCache:
+    def __init__(self, root: Path) -> None:
+        folder = root / CURATE_DIR
+        folder.mkdir(exist_ok=True)
+        self._db = sqlite3.connect(folder / CACHE_NAME)
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS images (path TEXT PRIMARY KEY, bytes INTEGER, mtime_ns INTEGER, version INTEGER, record TEXT)"
+        )
+
+    def load(self) -> dict[str, tuple[int, int, ImageRecord]]:
+        rows = self._db.execute("SELECT path, bytes, mtime_ns, record FROM images WHERE version = ?", (SCAN_VERSION,))
+        return {path: (size, mtime, ImageRecord.from_json(text)) for path, size, mtime, text in rows}
+
+    def store(self, records: Iterable[ImageRecord]) -> None:
+        rows = [(r.path, r.bytes, r.mtime_ns, SCAN_VERSION, r.to_json()) for r in records]
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO images VALUES (?, ?, ?, ?, ?)", rows)
+
+    def forget(self, paths: Iterable[str]) -> None:
+        with self._db:
+            self._db.executemany("DELETE FROM images WHERE path = ?", [(p,) for p in paths])
+
+    def close(self) -> None:
+        self._db.close()

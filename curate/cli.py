@@ -1,0 +1,151 @@
+"""`curate review|reject|unreject|apply|restore DATASET`: the shell face of the curate package.
+
+The only place where our errors become one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from collector.cli import OneLineParser
+from collector.errors import UserError
+
+from .analysis import analyse
+from .errors import CurateError
+from .flags import DEFAULT_APPLY, KINDS
+from .quarantine import apply, restore
+from .rejects import RejectList, resolve
+from .report import table, top_groups, write_reports
+from .settings import CurateSettings
+from .tree import check_dataset
+
+EXIT_BAD_INPUT = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="curate", description="Find what is wrong in a folder-per-label image tree, and set it aside without losing a file.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser)
+
+    review = commands.add_parser("review", help="scan, flag, print a table and write .curate/report.{json,html}")
+    _dataset_args(review)
+    review.add_argument("--min-side", type=int, help="shorter side below this is tiny (default 128)")
+    review.add_argument("--near-distance", type=int, help="pHash distance for near-duplicates (default 10; -1 turns it off)")
+
+    reject = commands.add_parser("reject", help="add images to the reject list")
+    _dataset_args(reject)
+    reject.add_argument("paths", nargs="+", metavar="LABEL/FILE")
+    reject.add_argument("--reason", default="", help="why, kept in rejects.txt")
+
+    unreject = commands.add_parser("unreject", help="take images off the reject list")
+    _dataset_args(unreject)
+    unreject.add_argument("paths", nargs="+", metavar="LABEL/FILE")
+
+    apply_cmd = commands.add_parser("apply", help="move rejected and flagged images to .quarantine/")
+    _dataset_args(apply_cmd)
+    apply_cmd.add_argument("--what", default=",".join(DEFAULT_APPLY),
+                           help=f"flag kinds to move besides the reject list, comma-separated from {','.join(KINDS)} "
+                                f"(default {','.join(DEFAULT_APPLY)}); 'none' moves the reject list only")
+    apply_cmd.add_argument("--dry-run", action="store_true", help="show the moves, change nothing")
+
+    restore_cmd = commands.add_parser("restore", help="move quarantined images back (all, or those named)")
+    _dataset_args(restore_cmd)
+    restore_cmd.add_argument("paths", nargs="*", metavar="LABEL/FILE")
+    return parser
+
+
+def _dataset_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dataset", metavar="DATASET", help="folder with one sub-folder per label")
+    parser.add_argument("--config", help="settings file (default ./config.toml when present)")
+    parser.add_argument("--workers", type=int, help="decoding processes (default: one per core)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UserError as error:
+        print(f"curate: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("curate: interrupted; nothing was lost, run it again", file=sys.stderr)
+        return 130
+
+
+def _settings(args: argparse.Namespace) -> CurateSettings:
+    return CurateSettings.load(args.config, workers=args.workers, min_side=getattr(args, "min_side", None),
+                               near_distance=getattr(args, "near_distance", None))
+
+
+def _review(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    analysis = analyse(args.dataset, settings, progress=not args.quiet)
+    json_path, html_path = write_reports(analysis)
+    print(table(analysis))
+    if analysis.groups:
+        print()
+        print(top_groups(analysis))
+    scanned = analysis.scan
+    print(f"\n{len(scanned.records)} images, {scanned.decoded} read, the rest from the cache, in {scanned.seconds:.1f} s.")
+    print(f"Report: {html_path} (data: {json_path}). Next: curate reject / curate apply {args.dataset}")
+    return 0
+
+
+def _reject(args: argparse.Namespace) -> int:
+    root = check_dataset(args.dataset)
+    paths = [_existing(root, p) for p in args.paths]
+    rejects = RejectList(root)
+    added = rejects.add(paths, args.reason)
+    rejects.save()
+    print(f"{len(added)} added to {rejects.file} ({len(paths) - len(added)} were already there)")
+    return 0
+
+
+def _unreject(args: argparse.Namespace) -> int:
+    root = check_dataset(args.dataset)
+    rejects = RejectList(root)
+    removed = rejects.remove([resolve(root, p) for p in args.paths])
+    rejects.save()
+    print(f"{len(removed)} taken off {rejects.file}")
+    return 0
+
+
+def _apply(args: argparse.Namespace) -> int:
+    what = [] if args.what.strip() == "none" else [w.strip() for w in args.what.split(",") if w.strip()]
+    unknown = [w for w in what if w not in KINDS]
+    if unknown:
+        raise CurateError(f"--what {','.join(unknown)}: choose from {', '.join(KINDS)}, or none")
+    analysis = analyse(args.dataset, _settings(args), progress=not args.quiet)
+    report = apply(analysis, what, dry_run=args.dry_run)
+    for line in report.lines():
+        print(line)
+    where = Path(args.dataset) / ".quarantine"
+    if args.dry_run:
+        print(f"{len(report.moves)} files would move to {where}/ (dry run: nothing changed)")
+    else:
+        print(f"{len(report.moves)} files moved to {where}/; undo with: curate restore {args.dataset}")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    root = check_dataset(args.dataset)
+    report = restore(root, args.paths or None)
+    for line in report.lines():
+        print(line)
+    print(f"{len(report.moves)} files restored")
+    return 0
+
+
+def _existing(root: Path, given: str) -> str:
+    relative = resolve(root, given)
+    if not (root / relative).is_file():
+        raise CurateError(f"{given}: no such image in {root}")
+    return relative
+
+
+COMMANDS = {"review": _review, "reject": _reject, "unreject": _unreject, "apply": _apply, "restore": _restore}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""Read one file completely and describe it: format, oriented size, hashes, simple statistics.
+
+Why one reduced decode path for every image: perceptual hashes are only comparable when every
+image reaches the hash the same way. Each image is decoded to a working copy of about
+WORK_SIZE px (JPEGs through draft mode, i.e. DCT scaling, which still reads every compressed byte,
+so a truncated file fails here), turned upright by its EXIF orientation, then hashed. That
+costs a fraction of a full decode and makes a rotated copy hash like its original, which
+imagededup gets wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from .record import ImageRecord
+
+#: The working copy's shorter side is WORK_SIZE..2*WORK_SIZE px: enough for a 32x32 pHash, and it
+#: lets libjpeg decode at 1/8 scale (DC coefficients only), the fastest way to read a whole JPEG.
+WORK_SIZE = 32
+#: EXIF orientations 5-8 swap width and height.
+_TRANSPOSED = {5, 6, 7, 8}
+_ORIENTATION_TAG = 0x0112
+#: EXIF orientation -> the transpose that makes the picture upright (as ImageOps.exif_transpose does).
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def inspect_file(root: str, relpath: str) -> ImageRecord:
+    """Never raises for a bad image: the problem is recorded, so one corrupt file cannot stop a scan."""
+    full = Path(root) / relpath
+    record = ImageRecord(path=relpath, label=relpath.split("/", 1)[0], bytes=0, mtime_ns=0)
+    try:
+        stat = full.stat()
+        data = full.read_bytes()
+    except OSError:
+        record.problem = "unreadable"
+        return record
+    record.bytes, record.mtime_ns = stat.st_size, stat.st_mtime_ns
+    record.sha256 = hashlib.sha256(data).hexdigest()
+    if not data:
+        record.problem = "empty"
+        return record
+    try:
+        _describe(data, record)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        record.problem = "bomb"
+    except Image.UnidentifiedImageError:
+        record.problem = "not-an-image"
+    except Exception:  # noqa: BLE001 - any decoder failure means the file is unusable, never a crash
+        record.problem = "corrupt"
+    return record
+
+
+def _describe(data: bytes, record: ImageRecord) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(io.BytesIO(data)) as image:
+            record.format = image.format or ""
+            record.mode = image.mode
+            width, height = image.size
+            orientation = image.getexif().get(_ORIENTATION_TAG, 1)
+            record.exif_rotated = orientation not in (1, None)
+            record.width, record.height = (height, width) if orientation in _TRANSPOSED else (width, height)
+            work = _reduced(image)
+    if orientation in _UPRIGHT:
+        work = work.transpose(_UPRIGHT[orientation])
+    rgb = work.convert("RGB")
+    gray = np.asarray(rgb.convert("L").resize((PHASH_INPUT, PHASH_INPUT), Image.LANCZOS), dtype=np.float64)
+    record.phash = phash_bits(gray)
+    record.pixel_digest = hashlib.blake2b(rgb.tobytes() + f"{record.width}x{record.height}".encode(), digest_size=16).hexdigest()
+    record.brightness = float(gray.mean())
+    record.contrast = float(gray.std())
+    colour = np.asarray(rgb.resize((16, 16), Image.NEAREST), dtype=np.int16)
+    record.grayscale = bool((colour.max(axis=2) - colour.min(axis=2)).max() < 12)
+    record.few_colors = rgb.getcolors(32) is not None
+
+
+def _reduced(image: Image.Image) -> Image.Image:
+    """Decode fully but small: draft for JPEG, then a cheap reduction to about WORK_SIZE px."""
+    if image.format == "JPEG":
+        image.draft("RGB", (WORK_SIZE, WORK_SIZE))
+    image.load()
+    work = image.copy()
+    factor = max(1, min(work.size) // WORK_SIZE)
+    if factor > 1:
+        work = work.reduce(factor)
+    return work
+
+
+PHASH_INPUT = 32
+_PHASH_LOW = 8
+# Unnormalised DCT-II as a matrix (scipy.fftpack.dct's definition), so a pHash is two tiny matmuls.
+_k = np.arange(PHASH_INPUT)[:, None]
+_n = np.arange(PHASH_INPUT)[None, :]
+_DCT = 2.0 * np.cos(np.pi * _k * (2 * _n + 1) / (2 * PHASH_INPUT))
+
+
+def phash_bits(gray32: np.ndarray) -> int:
+    """imagehash.phash's bits (a test holds us to that) from a 32x32 grayscale array, as a 64-bit int."""
+    low = (_DCT @ gray32 @ _DCT.T)[:_PHASH_LOW, :_PHASH_LOW]
+    bits = (low > np.median(low)).flatten()
+    return int.from_bytes(np.packbits(bits).tobytes(), "big")
+
+
+def decoded_pixels(path: str | os.PathLike) -> bytes:
+    """Full-resolution, upright RGB pixels: the final word on whether two files hold the same picture."""
+    with Image.open(path) as image:
+        return ImageOps.exif_transpose(image).convert("RGB").tobytes()

@@ -1,0 +1,89 @@
+"""`dataset/.curate/rejects.txt`: the reject list people edit by hand and by command.
+
+One `label/file  # reason` a line; comments and blank lines are kept exactly as written, so a
+command never destroys what a person wrote there. Writes are atomic (temp file + rename).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import CurateError
+from .tree import CURATE_DIR
+
+REJECTS_NAME = "rejects.txt"
+_ENTRY = re.compile(r"^(?P<path>.*?)(?:\s+#\s?(?P<reason>.*))?$")
+HEADER = "# Rejected images: one `label/file  # reason` a line. `curate apply` moves them to .quarantine/.\n"
+
+
+@dataclass
+class _Line:
+    text: str
+    path: str = ""  # "" for comments and blank lines
+    reason: str = ""
+
+
+class RejectList:
+    def __init__(self, root: Path) -> None:
+        self.file = root / CURATE_DIR / REJECTS_NAME
+        self._lines: list[_Line] = []
+        if self.file.exists():
+            self._lines = [_parse(text) for text in self.file.read_text(encoding="utf-8").splitlines()]
+
+    @property
+    def entries(self) -> dict[str, str]:
+        """path -> reason, in file order."""
+        return {line.path: line.reason for line in self._lines if line.path}
+
+    def add(self, paths: list[str], reason: str) -> list[str]:
+        present = self.entries
+        added = [p for p in dict.fromkeys(paths) if p not in present]
+        for path in added:
+            self._lines.append(_Line(f"{path}  # {reason}" if reason else path, path, reason))
+        return added
+
+    def remove(self, paths: list[str]) -> list[str]:
+        wanted = set(paths)
+        removed = [line.path for line in self._lines if line.path in wanted]
+        self._lines = [line for line in self._lines if line.path not in wanted]
+        return removed
+
+    def save(self) -> None:
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        lines = [line.text for line in self._lines]
+        if not any(text.startswith("#") for text in lines):
+            lines.insert(0, HEADER.rstrip("\n"))
+        tmp = self.file.with_name(f".{REJECTS_NAME}.{os.getpid()}.tmp")
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        os.replace(tmp, self.file)
+
+
+def _parse(text: str) -> _Line:
+    stripped = text.strip()
+    if not stripped or stripped.startswith("#"):
+        return _Line(text)
+    match = _ENTRY.match(stripped)
+    return _Line(text, normalise(match.group("path").strip()), (match.group("reason") or "").strip())
+
+
+def normalise(path: str) -> str:
+    return path.replace("\\", "/").strip("/")
+
+
+def resolve(root: Path, given: str) -> str:
+    """Accept `label/file` or a path to the file (e.g. `dataset/label/file`); return `label/file`."""
+    candidate = Path(given)
+    if candidate.is_absolute() or candidate.exists():
+        try:
+            relative = candidate.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            raise CurateError(f"{given}: not inside the dataset {root}") from None
+    else:
+        relative = normalise(given)
+    parts = relative.split("/")
+    if len(parts) < 2 or any(part in ("", ".", "..") or part.startswith(".") for part in parts):
+        raise CurateError(f"{given}: give an image as label/file inside {root}")
+    return relative

@@ -1,0 +1,39 @@
+"""The [curate] section of the shared settings file, with its defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from collector.config import load_config
+
+from .errors import CurateError
+
+
+@dataclass(frozen=True)
+class CurateSettings:
+    #: shorter side below this many pixels is "tiny"
+    min_side: int = 128
+    #: longer side / shorter side above this is an extreme aspect ratio
+    max_aspect: float = 3.0
+    #: pHash Hamming distance at or below which two images are near-duplicates (-1 turns it off);
+    #: chosen by bench/curate_threshold.py on resized, recompressed and cropped copies
+    near_distance: int = 10
+    #: mean brightness (0-255) below which an image is "dark", above which "bright"
+    dark_below: float = 20.0
+    bright_above: float = 235.0
+    #: brightness standard deviation below which an image is near-uniform
+    uniform_below: float = 6.0
+    #: processes for decoding; 0 means one per core
+    workers: int = 0
+
+    @classmethod
+    def load(cls, config: str | Path | None = None, **overrides: object) -> "CurateSettings":
+        defaults = {f.name: f.default for f in fields(cls)}
+        values = load_config(config, sections={"curate": defaults})["curate"]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls(**{f.name: type(f.default)(values[f.name]) for f in fields(cls)})
+        except (TypeError, ValueError) as error:
+            raise CurateError(f"config: bad value in [curate]: {error}") from None
+
