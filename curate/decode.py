@@ -93,8 +93,17 @@ def _reduced(image: Image.Image) -> Image.Image:
     """Decode fully but small: draft for JPEG, then a cheap reduction to about WORK_SIZE px."""
     if image.format == "JPEG":
         image.draft("RGB", (WORK_SIZE, WORK_SIZE))
-    image.load()
-    work = image.copy()
+        image.load()
+        work = image.copy()
+    else:
+        # DCT scaling by s yields each s x s block's mean; a box reduction by the same s that
+        # draft would pick gives other formats the same working copy (a PNG of a JPEG hashes alike).
+        image.load()
+        work = image.copy()
+        limit = min(work.size) // WORK_SIZE
+        scale = next(s for s in (8, 4, 2, 1) if s <= max(limit, 1))
+        if scale > 1:
+            work = work.reduce(scale)
     factor = max(1, min(work.size) // WORK_SIZE)
     if factor > 1:
         work = work.reduce(factor)
