@@ -1,0 +1,130 @@
+"""Bottlenecks: backbone features per image, extracted once, cached, reused by every later run.
+
+The cache is one SQLite file per backbone (`<cache>/bottlenecks-<backbone id>.sqlite`) with one
+float32 vector per key. The key is the image's sha256 (plus the variant number for augmented
+copies), never its path: renaming a file costs nothing, and a replaced file has a new hash, so a
+stale vector is never served (retrain.py keys by path and serves stale ones). Each batch is
+committed as it is done, so a killed run resumes where it stopped.
+
+Extraction overlaps decoding with the network: a tf.data pipeline decodes and resizes on all
+cores while the backbone runs batches inside a `tf.function`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from .backbones import Backbone
+from .errors import TrainError
+from .image_bytes import model_bytes
+from .preprocess import augmented, preprocess
+
+
+@dataclass(frozen=True)
+class Job:
+    """One vector to compute: `key` in the cache, the file it comes from, and the variant (0 = plain)."""
+
+    key: str
+    path: Path
+    variant: int = 0
+
+
+def key_for(sha256: str, variant: int = 0) -> str:
+    return sha256 if variant == 0 else f"{sha256}#aug{variant}"
+
+
+class BottleneckCache:
+    def __init__(self, folder: Path, backbone_id: str) -> None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self.file = folder / f"bottlenecks-{_safe(backbone_id)}.sqlite"
+            self._db = sqlite3.connect(self.file)
+            self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, dim INTEGER, vector BLOB)")
+        except (OSError, sqlite3.Error) as error:
+            raise TrainError(f"cannot use the bottleneck cache in {folder}: {error}; choose another with --cache-dir") from None
+
+    def missing(self, keys: list[str]) -> set[str]:
+        have = {row[0] for row in self._db.execute("SELECT key FROM vectors")}
+        return {k for k in keys if k not in have}
+
+    def put(self, keys: list[str], vectors: np.ndarray) -> None:
+        rows = [(k, v.shape[0], v.astype(np.float32).tobytes()) for k, v in zip(keys, vectors)]
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows)
+
+    def get(self, keys: list[str]) -> np.ndarray:
+        found = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, dim, blob in self._db.execute(f"SELECT key, dim, vector FROM vectors WHERE key IN ({marks})", chunk):
+                found[key] = np.frombuffer(blob, dtype=np.float32, count=dim)
+        return np.stack([found[k] for k in keys]) if keys else np.empty((0, 0), np.float32)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def extract(jobs: list[Job], backbone: Backbone, cache: BottleneckCache, batch_size: int, progress: bool = True) -> tuple[int, list[Job]]:
+    """Compute the vectors the cache lacks: (how many were computed, the jobs whose image could not be decoded).
+
+    A file that cannot be decoded is skipped, never fatal; the caller reports it.
+    """
+    missing = cache.missing([job.key for job in jobs])
+    todo = [job for job in jobs if job.key in missing]
+    if not todo:
+        return 0, []
+    features = _feature_function(backbone)
+    pipeline = _pipeline(todo, backbone, batch_size)
+    with tqdm(total=len(todo), desc="bottlenecks", unit="img", disable=not progress) as bar:
+        for keys, images in pipeline:
+            vectors = features(images).numpy()
+            cache.put([k.decode() for k in keys.numpy()], vectors)
+            bar.update(len(vectors))
+    still_missing = cache.missing([job.key for job in todo])
+    return len(todo) - len(still_missing), [job for job in todo if job.key in still_missing]
+
+
+def _feature_function(backbone: Backbone) -> Callable[[tf.Tensor], tf.Tensor]:
+    size = backbone.preprocessing.image_size
+    return tf.function(backbone.features, input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)], reduce_retracing=True)
+
+
+def _pipeline(jobs: list[Job], backbone: Backbone, batch_size: int) -> tf.data.Dataset:
+    preprocessing = backbone.preprocessing
+
+    def encoded() -> Iterator[tuple[str, bytes, int, bytes]]:
+        for job in jobs:
+            try:
+                data = model_bytes(job.path)
+            except (TrainError, OSError):
+                continue  # never cached, so reported as skipped
+            yield job.key, data, job.variant, job.key.encode()
+
+    def prepare(key, data, variant, key_bytes):
+        seed = tf.stack([_seed_from(key_bytes), variant])
+        image = tf.cond(variant > 0, lambda: augmented(data, preprocessing, seed), lambda: preprocess(data, preprocessing))
+        return key, image
+
+    signature = (tf.TensorSpec((), tf.string), tf.TensorSpec((), tf.string), tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.string))
+    dataset = tf.data.Dataset.from_generator(encoded, output_signature=signature)
+    dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    dataset = dataset.ignore_errors()  # a file TensorFlow cannot decode is skipped; the caller reports it
+    return dataset.batch(batch_size).prefetch(2)
+
+
+def _seed_from(key_bytes: tf.Tensor) -> tf.Tensor:
+    """A stable int32 from the key, so variant k of an image is the same variant on every run."""
+    return tf.cast(tf.strings.to_hash_bucket_fast(key_bytes, 2**31 - 1), tf.int32)
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:120]
+

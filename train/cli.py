@@ -1,0 +1,95 @@
+"""`train DATASET` and `classify MODEL IMAGE...`: the shell faces of the train package.
+
+TensorFlow is imported only after the arguments are read, so `--help` and argument mistakes
+answer at once. This is the only place where our errors become one line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from collector.cli import OneLineParser
+from collector.errors import UserError
+from curate.tree import check_dataset
+
+from .image_bytes import check_model_dir, checked_bytes
+from .quiet_tf import import_tensorflow
+
+EXIT_BAD_INPUT = 2
+
+
+def build_train_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="train", description="Train an image classifier on DATASET/<label>/ folders (transfer learning).",
+                           epilog="Options left out come from [train] in the config file, then the defaults.")
+    parser.add_argument("dataset", metavar="DATASET")
+    parser.add_argument("--out", "-o", help="model folder (default models/<dataset name>)")
+    parser.add_argument("--backbone", help="efficientnet_lite0 (default, built in), a TF Hub handle, or a SavedModel folder")
+    parser.add_argument("--image-size", type=int, help="input size for a hub/local backbone of unknown size")
+    parser.add_argument("--epochs", type=int, help="passes over the training bottlenecks (default 100, early stopping)")
+    parser.add_argument("--steps", type=int, help="train for this many batches instead (retrain.py's --how_many_training_steps)")
+    parser.add_argument("--batch-size", type=int, help="training batch size (default 32)")
+    parser.add_argument("--learning-rate", type=float, help="Adam learning rate (default 0.001)")
+    parser.add_argument("--val-pct", type=float, help="validation share in percent (default 10)")
+    parser.add_argument("--test-pct", type=float, help="test share in percent (default 10)")
+    parser.add_argument("--augment", type=int, help="random variants per training image, cached (default 0)")
+    parser.add_argument("--seed", type=int, help="random seed (default 0)")
+    parser.add_argument("--cache-dir", help="bottleneck cache folder (default DATASET/.cache)")
+    parser.add_argument("--config", help="settings file (default ./config.toml when present)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    return parser
+
+
+def build_classify_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="classify", description="Classify images with a model made by train.")
+    parser.add_argument("model", metavar="MODEL_DIR")
+    parser.add_argument("images", nargs="+", metavar="IMAGE")
+    parser.add_argument("--top-k", type=int, default=3, help="labels to show per image (default 3)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per image")
+    return parser
+
+
+def train_main(argv: list[str] | None = None) -> int:
+    args = build_train_parser().parse_args(argv)
+    try:
+        check_dataset(args.dataset)  # answer a wrong path before TensorFlow takes seconds to load
+        import_tensorflow()
+        from .pipeline import train
+
+        options = {name: getattr(args, name) for name in (
+            "backbone", "image_size", "epochs", "steps", "batch_size", "learning_rate", "val_pct", "test_pct", "augment", "seed", "cache_dir")}
+        result = train(args.dataset, out=args.out, config=args.config, progress=not args.quiet, **options)
+    except UserError as error:
+        print(f"train: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("train: interrupted; extracted bottlenecks are cached, run it again to go on", file=sys.stderr)
+        return 130
+    print(result.summary())
+    return 0
+
+
+def classify_main(argv: list[str] | None = None) -> int:
+    args = build_classify_parser().parse_args(argv)
+    try:
+        check_model_dir(args.model)
+        encoded = [checked_bytes(path) for path in args.images]  # refuse a non-image before TensorFlow loads
+        import_tensorflow()
+        from .classify import Classifier
+
+        predictions = Classifier(args.model).classify_encoded(args.images, encoded, top_k=args.top_k)
+    except UserError as error:
+        print(f"classify: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for prediction in predictions:
+        if args.json:
+            print(json.dumps({"image": prediction.path, "top": [{"label": l, "probability": round(p, 6)} for l, p in prediction.top]}))
+        else:
+            shown = ", ".join(f"{label} {p * 100:.1f}%" for label, p in prediction.top)
+            print(f"{prediction.path}: {shown}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(train_main())

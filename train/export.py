@@ -1,0 +1,61 @@
+"""The exported model: a SavedModel that takes encoded image bytes and does everything else itself.
+
+Its `serving_default` signature takes `image_bytes` (a batch of JPEG/PNG/GIF/BMP files as strings)
+and returns `probabilities` (batch x labels), `label` (the top label) and `score` (its probability).
+Preprocessing inside it is `preprocess.preprocess`, the very function that made the training
+bottlenecks, so serving cannot drift from training.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from .backbones import Backbone
+from .preprocess import preprocess
+
+SIGNATURE = "serving_default"
+
+
+class ServingModel(tf.Module):
+    def __init__(self, backbone: Backbone, head: keras.Model, labels: list[str]) -> None:
+        super().__init__(name="classifier")
+        self.network = backbone.network  # tracked: its variables are saved with the model
+        self.head = head
+        self.label_names = tf.constant(labels)
+        self._backbone = backbone
+        size = backbone.preprocessing.image_size
+        self._image_spec = tf.TensorSpec([size, size, 3], tf.float32)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    def serve(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
+        preprocessing = self._backbone.preprocessing
+        images = tf.map_fn(lambda data: preprocess(data, preprocessing), image_bytes, fn_output_signature=self._image_spec)
+        probabilities = tf.nn.softmax(self.head(self._backbone.features(images), training=False))
+        best = tf.argmax(probabilities, axis=1)
+        return {
+            "probabilities": probabilities,
+            "label": tf.gather(self.label_names, best),
+            "score": tf.reduce_max(probabilities, axis=1),
+        }
+
+
+def export(out: Path, backbone: Backbone, head: keras.Model, labels: list[str]) -> Path:
+    model = ServingModel(backbone, head, labels)
+    target = out / "saved_model"
+    tf.saved_model.save(model, str(target), signatures={SIGNATURE: model.serve})
+    (out / "labels.txt").write_text("\n".join(labels) + "\n", encoding="utf-8")
+    (out / "model.json").write_text(json.dumps({
+        "backbone": backbone.name,
+        "backbone_id": backbone.id,
+        "image_size": backbone.preprocessing.image_size,
+        "preprocessing": backbone.preprocessing.describe(),
+        "labels": labels,
+        "signature": SIGNATURE,
+        "input": "image_bytes: string[batch] (encoded JPEG/PNG/GIF/BMP)",
+        "outputs": ["probabilities: float32[batch, labels]", "label: string[batch]", "score: float32[batch]"],
+    }, indent=1))
+    return target

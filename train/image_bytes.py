@@ -1,0 +1,57 @@
+"""The bytes handed to the model: the file itself, or a lossless PNG of it when TensorFlow cannot decode it.
+
+TensorFlow decodes JPEG, PNG, GIF and BMP; Pillow reads many more (WebP, TIFF, CMYK JPEGs...).
+Training and `classify` both go through this one function, so a file reaches the model the same
+way in both, and the SavedModel itself only ever sees formats it decodes.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from .errors import TrainError
+
+#: What the SavedModel decodes itself; other formats are converted to PNG before they reach it.
+TF_FORMATS = frozenset({"JPEG", "PNG", "GIF", "BMP"})
+#: JPEG colour modes TensorFlow's decoder handles; others (CMYK, YCCK) go through Pillow.
+_TF_JPEG_MODES = frozenset({"RGB", "L"})
+
+
+def model_bytes(path: str | Path) -> bytes:
+    data = Path(path).read_bytes()
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format in TF_FORMATS and (image.format != "JPEG" or image.mode in _TF_JPEG_MODES):
+                return data
+            exif = image.getexif()
+            upright = image.convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise TrainError(f"{path}: not an image Pillow can read ({type(error).__name__})") from None
+    buffer = io.BytesIO()
+    # keep the orientation tag: the model's own preprocessing applies it, as for any other file
+    upright.save(buffer, "PNG", exif=exif.tobytes() if exif else b"")
+    return buffer.getvalue()
+
+
+def checked_bytes(path: str | Path) -> bytes:
+    """model_bytes(), after proving the file is a whole image: a damaged file is named, not fed to the model."""
+    file = Path(path)
+    if not file.is_file():
+        raise TrainError(f"{path}: no such file")
+    data = model_bytes(file)
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+    except Exception:  # noqa: BLE001 - truncated or damaged
+        raise TrainError(f"{path}: a damaged image (it does not decode completely)") from None
+    return data
+
+
+def check_model_dir(model_dir: str | Path) -> Path:
+    folder = Path(model_dir)
+    if not (folder / "saved_model" / "saved_model.pb").is_file() or not (folder / "labels.txt").is_file():
+        raise TrainError(f"{model_dir}: not a model folder made by train (expected saved_model/ and labels.txt)")
+    return folder

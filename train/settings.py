@@ -1,0 +1,64 @@
+"""The [train] section of the shared settings file, with its defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from collector.config import load_config
+
+from .errors import TrainError
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    #: "efficientnet_lite0" (embedded, offline), a TF Hub handle, or a local SavedModel folder
+    backbone: str = "efficientnet_lite0"
+    #: input size for hub/local backbones whose size is not known; 0 means "look it up"
+    image_size: int = 0
+    val_pct: float = 10.0
+    test_pct: float = 10.0
+    epochs: int = 100
+    #: if above 0, train for this many batches instead of `epochs` (retrain.py's --how_many_training_steps)
+    steps: int = 0
+    batch_size: int = 32
+    learning_rate: float = 0.001
+    dropout: float = 0.2
+    l2: float = 0.0001
+    #: epochs without a better validation loss before stopping
+    patience: int = 20
+    seed: int = 0
+    #: random variants per training image (flip, crop, scale, brightness), extracted once and cached
+    augment: int = 0
+    #: bottleneck cache folder; "" means DATASET/.cache
+    cache_dir: str = ""
+    #: images per batch when extracting bottlenecks
+    extract_batch: int = 32
+
+    @classmethod
+    def load(cls, config: str | Path | None = None, **overrides: object) -> "TrainSettings":
+        defaults = {f.name: f.default for f in fields(cls)}
+        values = load_config(config, sections={"train": defaults})["train"]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            settings = cls(**{f.name: type(f.default)(values[f.name]) for f in fields(cls)})
+        except (TypeError, ValueError) as error:
+            raise TrainError(f"bad value in [train] settings: {error}") from None
+        return settings.checked()
+
+    def checked(self) -> "TrainSettings":
+        if not (0 <= self.val_pct < 100 and 0 <= self.test_pct < 100 and self.val_pct + self.test_pct < 100):
+            raise TrainError("--val-pct and --test-pct must be between 0 and 100 and leave images to train on")
+        for name in ("epochs", "batch_size", "extract_batch"):
+            if getattr(self, name) < 1:
+                raise TrainError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.steps < 0 or self.augment < 0 or self.patience < 0 or self.image_size < 0:
+            raise TrainError("--steps, --augment, --patience and --image-size cannot be negative")
+        if self.learning_rate <= 0:
+            raise TrainError("--learning-rate must be above 0")
+        if not 0 <= self.dropout < 1:
+            raise TrainError("--dropout must be in [0, 1)")
+        return self
+
+    def but(self, **changes: object) -> "TrainSettings":
+        return replace(self, **changes).checked()
