@@ -1,0 +1,198 @@
+"""train() and classify() end to end, on generated trees, with a SavedModel backbone the tests build."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.images import encode, write
+
+tf = pytest.importorskip("tensorflow")
+
+from tests.tiny_backbone import SIZE, build_tiny_backbone  # noqa: E402
+from train.bottlenecks import BottleneckCache, Job, extract, key_for  # noqa: E402
+from train.classify import classify  # noqa: E402
+from train.cli import classify_main, train_main  # noqa: E402
+from train.errors import TrainError  # noqa: E402
+from train.pipeline import train  # noqa: E402
+
+COLOURS = {"red": (200, 40, 40), "green": (40, 180, 60), "blue": (40, 60, 200)}
+
+
+def coloured(seed: int, colour: tuple[int, int, int], size=(120, 90)) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    base = np.array(colour, dtype=np.int16) + rng.integers(-40, 40, size=3)
+    pixels = np.clip(base + rng.normal(0, 25, (size[1], size[0], 3)), 0, 255).astype(np.uint8)
+    return Image.fromarray(pixels)
+
+
+@pytest.fixture(scope="session")
+def tiny_backbone(tmp_path_factory) -> str:
+    return str(build_tiny_backbone(tmp_path_factory.mktemp("backbone") / "tiny"))
+
+
+@pytest.fixture
+def tree(tmp_path) -> Path:
+    root = tmp_path / "colours"
+    for label, colour in COLOURS.items():
+        for i in range(14):
+            write(root / label / f"{label}-{i:02d}.jpg", encode(coloured(hash((label, i)) % 10_000, colour)))
+    return root
+
+
+@pytest.fixture
+def options(tiny_backbone, tmp_path) -> dict:
+    return {"backbone": tiny_backbone, "out": tmp_path / "model", "progress": False, "epochs": 150, "learning_rate": 0.01, "seed": 1}
+
+
+def test_trains_exports_and_reports(tree, options):
+    result = train(tree, **options)
+    out = options["out"]
+    assert result.labels == ["blue", "green", "red"]
+    assert result.evaluation.accuracy >= 0.8
+    for name in ("saved_model/saved_model.pb", "labels.txt", "metrics.json", "report.md", "confusion_matrix.png", "split.json", "model.json"):
+        assert (out / name).is_file(), name
+    assert list((out / "logs").rglob("events.out.tfevents.*")), "TensorBoard logs"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test"]["accuracy"] == result.evaluation.accuracy
+    assert set(metrics["test"]["precision"]) == {"blue", "green", "red"}
+    assert "Test accuracy" in (out / "report.md").read_text()
+    split = json.loads((out / "split.json").read_text())
+    for label in COLOURS:
+        for part in ("train", "validation", "test"):
+            assert any(p.startswith(f"{label}/") for p in split[part]), (label, part)
+
+
+def test_classify_gives_exactly_the_evaluated_probabilities(tree, options):
+    """No train/serve skew: the exported model, fed the test files, reproduces the evaluation."""
+    train(tree, **options)
+    predictions = json.loads((options["out"] / "metrics.json").read_text())["test_predictions"]
+    served = classify(options["out"], [tree / p["path"] for p in predictions], top_k=3)
+    for expected, got in zip(predictions, served):
+        np.testing.assert_allclose(got.probabilities, expected["probabilities"], atol=1e-4)
+
+
+def test_cache_is_keyed_by_content(tree, options):
+    assert train(tree, **options).extracted == 42
+    assert train(tree, **options).extracted == 0
+    (tree / "red" / "red-00.jpg").rename(tree / "red" / "renamed.jpg")
+    assert train(tree, **options).extracted == 0
+    write(tree / "red" / "red-01.jpg", encode(coloured(999, COLOURS["red"])))
+    assert train(tree, **options).extracted == 1
+
+
+def test_a_killed_extraction_resumes_where_it_stopped(tree, options, tiny_backbone):
+    from train import backbones
+
+    backbone = backbones.load(tiny_backbone)
+    cache = BottleneckCache(tree / ".cache", backbone.id)
+    import curate
+
+    first_ten = [Job(key_for(r.sha256), tree / r.path) for r in curate.scan(tree, progress=False).records[:10]]
+    assert extract(first_ten, backbone, cache, 4, progress=False) == (10, [])
+    cache.close()
+    assert train(tree, **options).extracted == 32
+
+
+def test_augmented_variants_are_extracted_once(tree, options):
+    first = train(tree, augment=2, **options)
+    assert first.extracted == 42 + 2 * first.images["train"]
+    assert train(tree, augment=2, **options).extracted == 0
+
+
+def test_a_corrupt_image_is_skipped_and_reported(tree, options):
+    write(tree / "red" / "broken.jpg", encode(coloured(1, COLOURS["red"]))[:300])
+    result = train(tree, **options)
+    assert result.skipped == {"red/broken.jpg": "corrupt"}
+    assert "red/broken.jpg" in result.summary()
+
+
+def test_exif_rotated_photo_is_classified_like_the_upright_one(tree, options, tmp_path):
+    train(tree, **options)
+    upright = coloured(5, COLOURS["green"], (160, 90))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    sideways = write(tmp_path / "sideways.png", encode(upright.transpose(Image.Transpose.ROTATE_90), "PNG", exif=exif.tobytes()))
+    straight = write(tmp_path / "straight.png", encode(upright, "PNG"))
+    a, b = classify(options["out"], [straight, sideways])
+    np.testing.assert_allclose(a.probabilities, b.probabilities, atol=1e-5)
+
+
+def test_image_size_comes_from_the_saved_models_signature(tiny_backbone):
+    from train import backbones
+
+    assert backbones.load(tiny_backbone).preprocessing.image_size == SIZE
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("one-label", "at least two labels"),
+        ("empty-label", "has no usable images"),
+        ("unknown-backbone", "unknown backbone"),
+        ("not-a-savedmodel", "not a SavedModel"),
+    ],
+)
+def test_bad_training_input_is_one_clear_error(tree, options, tmp_path, change, message):
+    if change == "one-label":
+        for label in ("green", "blue"):
+            for f in (tree / label).iterdir():
+                f.unlink()
+            (tree / label).rmdir()
+    elif change == "empty-label":
+        (tree / "violet").mkdir()
+    elif change == "unknown-backbone":
+        options = {**options, "backbone": "resnet9000"}
+    elif change == "not-a-savedmodel":
+        (tmp_path / "plain-folder").mkdir()
+        options = {**options, "backbone": str(tmp_path / "plain-folder")}
+    with pytest.raises(TrainError, match=message):
+        train(tree, **options)
+
+
+def test_unreachable_hub_handle_names_the_offline_default(tree, options, tmp_path, monkeypatch):
+    """TF Hub is served by a local server that has nothing: what a user without internet sees."""
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "hub-cache"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        handle = f"http://127.0.0.1:{server.server_address[1]}/no-such/feature_vector/5"
+        with pytest.raises(TrainError, match="efficientnet_lite0.*local SavedModel"):
+            train(tree, **{**options, "backbone": handle})
+    finally:
+        server.shutdown()
+
+
+def test_cli_exit_codes_and_one_line_errors(tree, options, capsys, tmp_path):
+    assert train_main([str(tree), "--backbone", options["backbone"], "--out", str(options["out"]), "-q", "--epochs", "5"]) == 0
+    out, _ = capsys.readouterr()
+    assert "Test accuracy" in out and "classify" in out
+
+    image = tree / "red" / "red-03.jpg"
+    assert classify_main([str(options["out"]), str(image), "--json", "--top-k", "2"]) == 0
+    line = json.loads(capsys.readouterr()[0].strip())
+    assert line["image"] == str(image) and len(line["top"]) == 2
+
+    not_image = write(tmp_path / "notes.jpg", b"just text")
+    for argv in ([str(options["out"]), str(not_image)], [str(tmp_path), str(image)], [str(options["out"]), str(tmp_path / "missing.jpg")]):
+        assert classify_main(argv) == 2
+        err = capsys.readouterr()[1]
+        assert len(err.strip().splitlines()) == 1 and err.startswith("classify: ")
+    assert train_main([str(tmp_path / "nowhere")]) == 2
+    assert capsys.readouterr()[1].strip() == f"train: {tmp_path / 'nowhere'}: no such folder"
+
+
+def test_train_help_does_not_load_tensorflow():
+    import subprocess
+    import sys
+
+    code = "import sys, train.cli; print('tensorflow' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ})
+    assert result.stdout.strip() == "False"
