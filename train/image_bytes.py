@@ -20,11 +20,15 @@ TF_FORMATS = frozenset({"JPEG", "PNG", "GIF", "BMP"})
 _TF_JPEG_MODES = frozenset({"RGB", "L"})
 
 
+def needs_conversion(image_format: str, mode: str) -> bool:
+    return image_format not in TF_FORMATS or (image_format == "JPEG" and mode not in _TF_JPEG_MODES)
+
+
 def model_bytes(path: str | Path) -> bytes:
     data = Path(path).read_bytes()
     try:
         with Image.open(io.BytesIO(data)) as image:
-            if image.format in TF_FORMATS and (image.format != "JPEG" or image.mode in _TF_JPEG_MODES):
+            if not needs_conversion(image.format or "", image.mode):
                 return data
             exif = image.getexif()
             upright = image.convert("RGB")

@@ -28,6 +28,7 @@ from .errors import TrainError
 from .evaluate import Evaluation, evaluate, write
 from .export import export
 from .head import History, train_head
+from .image_bytes import needs_conversion
 from .settings import TrainSettings
 from .split import TEST, TRAIN, VALIDATION, split
 
@@ -125,10 +126,11 @@ def _labels(root: Path, usable: list[curate.ImageRecord]) -> list[str]:
 
 
 def _jobs(root: Path, usable: list[curate.ImageRecord], placement: dict[str, str], augment: int) -> list[Job]:
-    jobs = [Job(key_for(r.sha256), root / r.path) for r in usable]
+    jobs = [Job(key_for(r.sha256), root / r.path, 0, needs_conversion(r.format, r.mode)) for r in usable]
     for record in usable:
         if placement[record.path] == TRAIN:
-            jobs.extend(Job(key_for(record.sha256, k), root / record.path, k) for k in range(1, augment + 1))
+            convert = needs_conversion(record.format, record.mode)
+            jobs.extend(Job(key_for(record.sha256, k), root / record.path, k, convert) for k in range(1, augment + 1))
     return list(dict.fromkeys(jobs))  # identical files share one vector
 
 

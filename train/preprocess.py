@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import tensorflow as tf
 
 CENTRAL_FRACTION = 0.875
-_EXIF_SEARCH_BYTES = 65536
+#: EXIF sits in the first segments of a file (JPEG APP1 right after SOI/APP0, PNG eXIf before IDAT).
+_EXIF_SEARCH_BYTES = 16384
 
 
 @dataclass(frozen=True)

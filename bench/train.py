@@ -1,0 +1,124 @@
+"""Benchmark: bottleneck extraction and the whole `train` command on ../shared/data/flowers-dev.
+
+    python bench/train.py [--data ../shared/data/flowers-dev] [--skip-cli]
+
+Prints, in one run:
+- extraction images/s of our pipeline (tf.data decoding in parallel with batched inference),
+  of a batch-1 per-image loop (retrain.py's way), and of the model alone on images decoded
+  beforehand (the upper limit), with the ratios;
+- the wall time of `train` cold (empty bottleneck cache) and warm, and the test accuracy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import tensorflow as tf  # noqa: E402
+
+from train import backbones  # noqa: E402
+from train.bottlenecks import BottleneckCache, Job, extract  # noqa: E402
+from train.preprocess import preprocess  # noqa: E402
+
+FLOWERS = ROOT.parent / "shared" / "data" / "flowers-dev"
+
+
+def ours(files: list[Path], backbone, folder: Path) -> float:
+    cache = BottleneckCache(folder, backbone.id + "-bench")
+    jobs = [Job(f"k{i}", path) for i, path in enumerate(files)]
+    started = time.perf_counter()
+    computed, failed = extract(jobs, backbone, cache, 32, progress=False)
+    seconds = time.perf_counter() - started
+    cache.close()
+    assert computed == len(files) and not failed
+    return seconds
+
+
+def batch_one(files: list[Path], backbone) -> float:
+    """retrain.py's loop, in TF2 terms: per image, one graph call to decode (its first sess.run), the
+    pixels back to numpy, one graph call of the network on a batch of one (its second sess.run)."""
+    size = backbone.preprocessing.image_size
+    features = tf.function(backbone.features, input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32)])
+    decode = tf.function(lambda data: preprocess(data, backbone.preprocessing))
+    features(tf.zeros([1, size, size, 3]))
+    started = time.perf_counter()
+    for path in files:
+        pixels = decode(tf.io.read_file(str(path))).numpy()
+        features(pixels[None]).numpy()
+    return time.perf_counter() - started
+
+
+def batch_one_eager(files: list[Path], backbone) -> float:
+    """The same loop calling the network eagerly, as a straight TF2 port of retrain.py would."""
+    started = time.perf_counter()
+    for path in files:
+        pixels = preprocess(tf.io.read_file(str(path)), backbone.preprocessing).numpy()
+        backbone.features(tf.constant(pixels[None])).numpy()
+    return time.perf_counter() - started
+
+
+def model_alone(files: list[Path], backbone) -> float:
+    size = backbone.preprocessing.image_size
+    features = tf.function(backbone.features, input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
+    decode = tf.function(lambda data: preprocess(data, backbone.preprocessing))
+    images = tf.stack([decode(tf.io.read_file(str(p))) for p in files])
+    features(images[:32])
+    started = time.perf_counter()
+    for start in range(0, len(files), 32):
+        features(images[start:start + 32]).numpy()
+    return time.perf_counter() - started
+
+
+def cli_runs(data: Path, tmp: Path) -> None:
+    dataset = tmp / "flowers"
+    shutil.copytree(data, dataset)
+    script = Path(sys.executable).parent / "train"
+    for kind in ("cold", "warm"):
+        started = time.perf_counter()
+        subprocess.run([str(script), str(dataset), "--out", str(tmp / "model"), "-q"], check=True, capture_output=True)
+        print(f"train, {kind:4s}: {time.perf_counter() - started:6.1f} s wall (a fresh process, TensorFlow start-up included)")
+    metrics = json.loads((tmp / "model" / "metrics.json").read_text())
+    test = metrics["test"]
+    print(f"test accuracy on flowers-dev's test split: {test['accuracy'] * 100:.1f}% of {test['count']} images "
+          f"(validation {metrics['validation_accuracy'] * 100:.1f}%, {metrics['images']['train']} training images)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(FLOWERS))
+    parser.add_argument("--skip-cli", action="store_true")
+    args = parser.parse_args()
+    data = Path(args.data)
+    files = sorted(p for p in data.glob("*/*") if p.is_file())
+    if not files:
+        sys.exit(f"no images under {data}")
+    backbone = backbones.load("efficientnet_lite0")
+    with tempfile.TemporaryDirectory() as tmp:
+        limit_s = model_alone(files, backbone)
+        ours_s = ours(files, backbone, Path(tmp))
+        one_s = batch_one(files, backbone)
+        eager_s = batch_one_eager(files[:100], backbone) * len(files) / 100
+        n = len(files)
+        print(f"{n} images from {data}, backbone efficientnet_lite0, {os.cpu_count()} cores")
+        print(f"extraction, ours (tf.data + batches of 32): {n / ours_s:6.1f} images/s")
+        print(f"extraction, batch-1 loop (retrain.py)     : {n / one_s:6.1f} images/s   ours / this = {one_s / ours_s:.2f}x")
+        print(f"extraction, batch-1 loop, eager network   : {n / eager_s:6.1f} images/s   ours / this = {eager_s / ours_s:.2f}x "
+              f"(first 100 images)")
+        print(f"model alone on decoded tensors (limit)    : {n / limit_s:6.1f} images/s   ours / this = {limit_s / ours_s:.2f}")
+        if not args.skip_cli:
+            cli_runs(data, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
