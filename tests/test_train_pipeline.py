@@ -196,3 +196,22 @@ def test_train_help_does_not_load_tensorflow():
     code = "import sys, train.cli; print('tensorflow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ})
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.slow
+def test_tflite_exports_agree_with_the_saved_model(tree, options):
+    from train.preprocess import preprocess
+    from train import backbones
+
+    train(tree, tflite=True, **options)
+    image = tree / "green" / "green-02.jpg"
+    expected = classify(options["out"], [image])[0].probabilities
+    pixels = preprocess(tf.constant(image.read_bytes()), backbones.load(options["backbone"]).preprocessing)[None].numpy()
+    for name, tolerance in (("model_float16.tflite", 0.02), ("model_int8.tflite", 0.15)):
+        interpreter = tf.lite.Interpreter(model_path=str(options["out"] / name))
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], pixels)
+        interpreter.invoke()
+        got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0]
+        assert got.argmax() == expected.argmax(), name
+        np.testing.assert_allclose(got, expected, atol=tolerance)

@@ -36,6 +36,7 @@ def build_train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--augment", type=int, help="random variants per training image, cached (default 0)")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--cache-dir", help="bottleneck cache folder (default DATASET/.cache)")
+    parser.add_argument("--tflite", action="store_true", help="also write float16 and int8 TensorFlow Lite models")
     parser.add_argument("--config", help="settings file (default ./config.toml when present)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     return parser
@@ -59,7 +60,7 @@ def train_main(argv: list[str] | None = None) -> int:
 
         options = {name: getattr(args, name) for name in (
             "backbone", "image_size", "epochs", "steps", "batch_size", "learning_rate", "val_pct", "test_pct", "augment", "seed", "cache_dir")}
-        result = train(args.dataset, out=args.out, config=args.config, progress=not args.quiet, **options)
+        result = train(args.dataset, out=args.out, config=args.config, progress=not args.quiet, tflite=args.tflite, **options)
     except UserError as error:
         print(f"train: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

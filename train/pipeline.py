@@ -66,8 +66,10 @@ class TrainResult:
 
 
 def train(dataset: str | os.PathLike, *, out: str | os.PathLike | None = None, config: str | os.PathLike | None = None,
-          progress: bool = True, **options: object) -> TrainResult:
+          progress: bool = True, tflite: bool = False, **options: object) -> TrainResult:
     """Train a classifier on DATASET/<label>/ images; keyword options are TrainSettings fields.
+
+    `tflite=True` also writes model_float16.tflite and model_int8.tflite beside the SavedModel.
 
     >>> result = train("dataset", epochs=50, augment=2)    # doctest: +SKIP
     >>> result.evaluation.accuracy                         # doctest: +SKIP
@@ -101,6 +103,10 @@ def train(dataset: str | os.PathLike, *, out: str | os.PathLike | None = None, c
     evaluation = evaluate(test_probabilities, data[TEST][1], data[TEST][2], labels)
 
     export(target, backbone, head, labels)
+    if tflite:
+        from .tflite import export_tflite
+
+        export_tflite(target, backbone, head, [root / r.path for r in usable if placement[r.path] == TRAIN])
     counts = {name: len(set(data[name][2])) for name in (TRAIN, VALIDATION, TEST)}
     _write_outputs(target, root, evaluation, placement, labels, backbone, settings, validation_accuracy, counts,
                    data[TEST], test_probabilities)
