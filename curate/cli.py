@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     _dataset_args(review)
     review.add_argument("--min-side", type=int, help="shorter side below this is tiny (default 128)")
     review.add_argument("--near-distance", type=int, help="pHash distance for near-duplicates (default 10; -1 turns it off)")
+    review.add_argument("--no-serve", action="store_true", help="write the reports only; no review page")
+    review.add_argument("--no-browser", action="store_true", help="serve the page but do not open a browser")
+    review.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 for the review page (default: a free one)")
+    review.add_argument("--all", action="store_true", help="show every image, not only those new since the last review")
 
     reject = commands.add_parser("reject", help="add images to the reject list")
     _dataset_args(reject)
@@ -89,7 +93,31 @@ def _review(args: argparse.Namespace) -> int:
         print(top_groups(analysis))
     scanned = analysis.scan
     print(f"\n{len(scanned.records)} images, {scanned.decoded} read, the rest from the cache, in {scanned.seconds:.1f} s.")
-    print(f"Report: {html_path} (data: {json_path}). Next: curate reject / curate apply {args.dataset}")
+    print(f"Report: {html_path} (data: {json_path}).")
+    if args.no_serve:
+        print(f"Next: curate reject / curate apply {args.dataset}")
+        return 0
+    return _serve(analysis, args)
+
+
+def _serve(analysis, args: argparse.Namespace) -> int:
+    from .review_server import ReviewServer
+
+    try:
+        server = ReviewServer(analysis, port=args.port, show_all=args.all)
+    except OSError as error:
+        raise CurateError(f"cannot listen on 127.0.0.1:{args.port}: {error.strerror or error}; try another --port") from None
+    print(f"Review page: {server.url}  (decisions go to {analysis.root}/.curate/rejects.txt as you make them; Ctrl-C to stop)", flush=True)
+    if not args.no_browser:
+        import webbrowser
+
+        webbrowser.open(server.url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print(f"\nStopped. Apply the decisions with: curate apply {args.dataset}")
+    finally:
+        server.httpd.server_close()
     return 0
 
 

@@ -41,7 +41,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def test_review_prints_the_table_and_writes_both_reports(tree, capsys):
-    code, out, _ = run(capsys, "review", str(tree), "-q")
+    code, out, _ = run(capsys, "review", str(tree), "-q", "--no-serve")
     assert code == 0
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.split() and line.split()[0] in ("rose", "tulip", "total")}
     columns = out.splitlines()[0].split()[1:]

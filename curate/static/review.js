@@ -1,0 +1,291 @@
+// The review page: keyboard-first triage of one label at a time. No build step, no framework.
+"use strict";
+
+const TOKEN = document.querySelector('meta[name="review-token"]').content;
+const PAGE = 240; // cards added at a time; more come as the user scrolls, so 10,000 images stay responsive
+const SECTIONS = {conflict: "label conflicts", duplicates: "duplicates", corrupt: "corrupt or unreadable",
+                  tiny: "tiny", other: "other flags", suspect: "mislabel suspects", rest: "everything else"};
+
+let state = null;
+let labelIndex = 0;
+let selected = 0;
+let rendered = 0;
+let hideRejected = false;
+let showAll = new URLSearchParams(location.search).get("all") === "1";
+const undoStack = [];
+const reviewedQueue = new Set();
+
+const $ = (id) => document.getElementById(id);
+const grid = $("grid");
+
+function imagesOfLabel() {
+  const label = state.labels[labelIndex];
+  return label ? label.images.filter((img) => !(hideRejected && img.rejected)) : [];
+}
+
+function urlFor(kind, path) {
+  return `/${kind}/` + path.split("/").map(encodeURIComponent).join("/");
+}
+
+async function load() {
+  const response = await fetch("/api/state" + (showAll ? "?all=1" : ""));
+  state = await response.json();
+  labelIndex = Math.min(labelIndex, Math.max(0, state.labels.length - 1));
+  renderLabels();
+  renderGrid();
+}
+
+function renderLabels() {
+  const aside = $("labels");
+  aside.replaceChildren();
+  state.labels.forEach((label, i) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.label = label.name;
+    button.className = i === labelIndex ? "current" : "";
+    button.textContent = label.name;
+    const counts = document.createElement("span");
+    counts.className = "counts";
+    counts.textContent = `${label.count} images, ${label.flagged} flagged, ${label.rejected} rejected` +
+      (state.mode === "new" ? `, ${label.shown} new` : "");
+    button.append(counts);
+    button.addEventListener("click", () => selectLabel(i));
+    aside.append(button);
+  });
+  $("mode").textContent = state.mode === "new"
+    ? `showing the ${state.new} images new since the last review (a: all ${state.total})`
+    : `showing all ${state.total} images`;
+  $("toggle-all").textContent = state.mode === "new" ? "show all" : "show new only";
+}
+
+function renderGrid() {
+  grid.replaceChildren();
+  rendered = 0;
+  selected = 0;
+  const label = state.labels[labelIndex];
+  $("title").textContent = label ? label.name : "(no labels)";
+  renderMore();
+  markSelected();
+}
+
+function renderMore() {
+  const images = imagesOfLabel();
+  const end = Math.min(images.length, rendered + PAGE);
+  let previous = rendered > 0 ? images[rendered - 1].section : null;
+  for (let i = rendered; i < end; i++) {
+    const img = images[i];
+    if (img.section !== previous) {
+      const heading = document.createElement("h3");
+      heading.className = "section";
+      heading.textContent = SECTIONS[img.section] || img.section;
+      grid.append(heading);
+      previous = img.section;
+    }
+    grid.append(card(img, i));
+  }
+  rendered = end;
+}
+
+function card(img, index) {
+  const div = document.createElement("div");
+  div.className = "card" + (img.group ? " grouped" : "") + (img.rejected ? " rejected" : "");
+  div.dataset.index = index;
+  div.dataset.path = img.path;
+  if (img.ok) {
+    const picture = document.createElement("img");
+    picture.loading = "lazy";
+    picture.src = urlFor("thumb", img.path);
+    picture.alt = img.path;
+    div.append(picture);
+  } else {
+    const broken = document.createElement("div");
+    broken.className = "broken";
+    broken.textContent = "cannot be shown";
+    div.append(broken);
+  }
+  const name = document.createElement("div");
+  name.className = "name";
+  name.textContent = img.path.split("/").slice(1).join("/");
+  const meta = document.createElement("div");
+  meta.className = "meta";
+  meta.textContent = img.ok ? `${img.width}x${img.height}, ${Math.round(img.bytes / 1024)} KB` : `${Math.round(img.bytes / 1024)} KB`;
+  div.append(name, meta);
+  const badges = document.createElement("div");
+  for (const flag of img.flags) badges.append(badge(flag, ""));
+  if (img.group && img.keep === img.path) badges.append(badge("kept copy", "keep"));
+  if (img.suspect) badges.append(badge(`looks like ${img.suspect.predicted} (${Math.round(img.suspect.probability * 100)}%)`, "suspect"));
+  if (img.new && state.mode === "all") badges.append(badge("new", "new"));
+  if (img.rejected && img.reason) badges.append(badge(`rejected: ${img.reason}`, ""));
+  div.append(badges);
+  div.addEventListener("click", () => { selected = index; markSelected(); });
+  div.addEventListener("dblclick", () => { selected = index; openViewer(); });
+  seenObserver.observe(div);
+  return div;
+}
+
+function badge(text, kind) {
+  const span = document.createElement("span");
+  span.className = "badge " + kind;
+  span.textContent = text;
+  return span;
+}
+
+function cardAt(index) {
+  return grid.querySelector(`.card[data-index="${index}"]`);
+}
+
+function markSelected() {
+  grid.querySelectorAll(".card.selected").forEach((c) => c.classList.remove("selected"));
+  const images = imagesOfLabel();
+  if (!images.length) return;
+  selected = Math.max(0, Math.min(selected, images.length - 1));
+  while (selected >= rendered) renderMore();
+  const current = cardAt(selected);
+  current.classList.add("selected");
+  current.scrollIntoView({block: "nearest"});
+}
+
+function columns() {
+  const first = grid.querySelector(".card");
+  if (!first) return 1;
+  const top = first.offsetTop;
+  let count = 0;
+  for (const c of grid.querySelectorAll(".card")) {
+    if (c.offsetTop !== top) break;
+    count++;
+  }
+  return Math.max(1, count);
+}
+
+function selectLabel(i) {
+  if (!state.labels.length) return;
+  labelIndex = (i + state.labels.length) % state.labels.length;
+  renderLabels();
+  renderGrid();
+}
+
+async function post(url, body) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: {"Content-Type": "application/json", "X-Review-Token": TOKEN},
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) {
+    toast(`could not save: ${(await response.text()).trim()}`, true);
+    throw new Error(response.statusText);
+  }
+  return response.json();
+}
+
+async function decide(img, action, reason) {
+  await post(`/api/${action}`, {paths: [img.path], reason});
+  img.rejected = action === "reject";
+  img.reason = img.rejected ? reason : "";
+  const label = state.labels[labelIndex];
+  label.rejected += img.rejected ? 1 : -1;
+  renderLabels();
+  const old = grid.querySelector(`.card[data-path="${CSS.escape(img.path)}"]`);
+  if (old) old.replaceWith(card(img, Number(old.dataset.index)));
+  markSelected();
+  toast(`${img.rejected ? "rejected" : "restored"} ${img.path}; saved to rejects.txt`);
+}
+
+async function rejectSelected(reason) {
+  const img = imagesOfLabel()[selected];
+  if (!img || img.rejected) return;
+  await decide(img, "reject", reason);
+  undoStack.push(img);
+}
+
+async function undo() {
+  const img = undoStack.pop();
+  if (img) await decide(img, "unreject", "");
+}
+
+function openViewer() {
+  const img = imagesOfLabel()[selected];
+  if (!img || !img.ok) return;
+  $("big").src = urlFor("image", img.path);
+  $("caption").textContent = `${img.path} (${img.width}x${img.height})`;
+  $("viewer").hidden = false;
+}
+
+function askReason() {
+  $("reasonbox").hidden = false;
+  $("reason").value = "";
+  $("reason").focus();
+}
+
+function toast(text, error = false) {
+  const t = $("toast");
+  t.textContent = text;
+  t.className = error ? "error" : "";
+}
+
+const seenObserver = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    if (entry.isIntersecting) reviewedQueue.add(entry.target.dataset.path);
+  }
+}, {threshold: 0.5});
+
+new IntersectionObserver((entries) => {
+  if (entries.some((e) => e.isIntersecting) && state && rendered < imagesOfLabel().length) renderMore();
+}).observe($("sentinel"));
+
+setInterval(() => {
+  if (!reviewedQueue.size) return;
+  const paths = [...reviewedQueue];
+  reviewedQueue.clear();
+  post("/api/reviewed", {paths}).catch(() => paths.forEach((p) => reviewedQueue.add(p)));
+}, 1000);
+
+document.addEventListener("keydown", async (event) => {
+  if (!$("reasonbox").hidden) {
+    if (event.key === "Enter") { $("reasonbox").hidden = true; await rejectSelected($("reason").value.trim()); }
+    if (event.key === "Escape") $("reasonbox").hidden = true;
+    return;
+  }
+  if (event.key === "Escape") { $("viewer").hidden = true; $("help").hidden = true; return; }
+  if (!$("viewer").hidden && event.key === "Enter") { $("viewer").hidden = true; return; }
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  const moves = {ArrowRight: 1, l: 1, ArrowLeft: -1, h: -1, ArrowDown: columns(), j: columns(), ArrowUp: -columns(), k: -columns()};
+  if (event.key in moves) {
+    event.preventDefault();
+    selected += moves[event.key];
+    markSelected();
+  } else if (event.key === "x") {
+    await rejectSelected("");
+  } else if (event.key === "r") {
+    event.preventDefault();
+    askReason();
+  } else if (event.key === "u") {
+    await undo();
+  } else if (event.key === "Enter") {
+    openViewer();
+  } else if (event.key === "n") {
+    selectLabel(labelIndex + 1);
+  } else if (event.key === "p") {
+    selectLabel(labelIndex - 1);
+  } else if (event.key === "v") {
+    hideRejected = !hideRejected;
+    $("toggle-hidden").textContent = hideRejected ? "show rejected" : "hide rejected";
+    renderGrid();
+  } else if (event.key === "a") {
+    showAll = !showAll;
+    await load();
+  } else if (event.key === "?") {
+    $("help").hidden = !$("help").hidden;
+  }
+});
+
+$("toggle-all").addEventListener("click", async () => { showAll = !showAll; await load(); });
+$("toggle-hidden").addEventListener("click", () => {
+  hideRejected = !hideRejected;
+  $("toggle-hidden").textContent = hideRejected ? "show rejected" : "hide rejected";
+  renderGrid();
+});
+$("undo").addEventListener("click", undo);
+$("viewer").addEventListener("click", () => { $("viewer").hidden = true; });
+$("help").addEventListener("click", () => { $("help").hidden = true; });
+
+load();

@@ -1,0 +1,247 @@
+"""The review page, end to end in Debian's Chromium driven by Playwright, and its HTTP safety.
+
+A screenshot of the page is kept at test-output/review-page.png for people to look at.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+import curate
+from curate.review_server import TOKEN_HEADER, ReviewServer
+from tests.images import encode, picture, write
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-output"
+
+
+@pytest.fixture
+def tree(tmp_path) -> Path:
+    root = tmp_path / "dataset"
+    original = picture(1)
+    write(root / "rose" / "a.jpg", encode(original))
+    write(root / "rose" / "a-copy.jpg", encode(original.resize((320, 240))))
+    write(root / "rose" / "b.jpg", encode(picture(2)))
+    write(root / "rose" / "c.jpg", encode(picture(3)))
+    write(root / "rose" / "broken.jpg", encode(picture(4))[:2000])
+    write(root / "tulip" / "t1.jpg", encode(picture(5)))
+    write(root / "tulip" / "t2.jpg", encode(picture(6)))
+    write(root / "tulip" / "in-rose.jpg", encode(picture(7)))
+    write(root / "rose" / "in-tulip.jpg", encode(picture(7)))
+    return root
+
+
+def start(tree: Path, **options) -> ReviewServer:
+    return ReviewServer(curate.analyse(tree, progress=False), **options).start_in_thread()
+
+
+@pytest.fixture
+def server(tree):
+    running = start(tree)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is needed for the review-page tests (apt-get install chromium); .ci/run installs it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def rejects(tree: Path) -> str:
+    file = tree / ".curate" / "rejects.txt"
+    return file.read_text() if file.exists() else ""
+
+
+def wait_for(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_page_shows_labels_and_flagged_groups_first(server, page, tree):
+    page.goto(server.url)
+    page.wait_for_selector("#labels button")
+    assert page.locator("#labels button").all_inner_texts()[0].startswith("rose")
+    assert "6 images, 3 flagged" in page.locator("#labels button").first.inner_text()
+    sections = page.locator(".section").all_inner_texts()
+    assert sections[0].lower() == "label conflicts" and sections[-1].lower() == "everything else"
+    assert page.locator(".card").count() == 6
+    assert page.locator(".badge.keep").count() >= 1
+    page.wait_for_function("[...document.querySelectorAll('.card img')].every(i => i.complete && i.naturalWidth > 0)")
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "review-page.png"), full_page=True)
+
+
+def test_keyboard_triage_rejects_undoes_and_survives_a_reload(server, page, tree):
+    page.goto(server.url)
+    page.wait_for_selector(".card.selected")
+    first = page.locator(".card.selected").get_attribute("data-path")
+    page.keyboard.press("x")
+    wait_for(lambda: first in rejects(tree))
+    page.wait_for_selector(".card.selected.rejected")  # still visible, marked
+
+    page.keyboard.press("l")
+    second = page.locator(".card.selected").get_attribute("data-path")
+    assert second != first
+    page.keyboard.press("r")
+    page.keyboard.type("blurry")
+    page.keyboard.press("Enter")
+    wait_for(lambda: f"{second}  # blurry" in rejects(tree))
+
+    page.keyboard.press("u")
+    wait_for(lambda: second not in rejects(tree))
+    assert first in rejects(tree)
+
+    page.reload()
+    page.wait_for_selector(".card")
+    assert page.locator(f'.card.rejected[data-path="{first}"]').count() == 1
+    assert page.locator(".card.rejected").count() == 1
+
+    page.keyboard.press("v")  # hide rejected
+    assert page.locator(f'.card[data-path="{first}"]').count() == 0
+    page.keyboard.press("n")
+    assert page.locator("#title").inner_text() == "tulip"
+    page.keyboard.press("Enter")
+    assert page.locator("#viewer").is_visible()
+    page.keyboard.press("Escape")
+    page.keyboard.press("?")
+    assert page.locator("#help").is_visible()
+
+
+def test_hand_edits_show_up_on_reload(server, page, tree):
+    page.goto(server.url)
+    page.wait_for_selector(".card")
+    write(tree / ".curate" / "rejects.txt", b"# my own notes\nrose/c.jpg  # wrong flower\n")
+    page.reload()
+    page.wait_for_selector(".card")
+    assert page.locator('.card.rejected[data-path="rose/c.jpg"]').count() == 1
+    assert "rejected: wrong flower" in page.locator('.card[data-path="rose/c.jpg"]').inner_text()
+    page.click('.card[data-path="rose/b.jpg"]')
+    page.keyboard.press("x")
+    wait_for(lambda: "rose/b.jpg" in rejects(tree))
+    assert rejects(tree).startswith("# my own notes\nrose/c.jpg  # wrong flower\n")
+
+
+def test_next_review_opens_on_what_is_new(tree, page):
+    first = start(tree)
+    try:
+        page.goto(first.url)
+        page.wait_for_selector(".card")
+        for _ in range(2):  # look at both labels
+            page.keyboard.press("n")
+            page.wait_for_selector(".card")
+        page.wait_for_timeout(1500)  # the page reports what was on screen once a second
+    finally:
+        first.stop()
+    write(tree / "tulip" / "fresh.jpg", encode(picture(42)))
+    second = start(tree)
+    try:
+        page.goto(second.url)
+        page.wait_for_selector("#labels button")
+        assert "new since the last review" in page.locator("#mode").inner_text()
+        page.click('#labels button[data-label="tulip"]')
+        assert [c.get_attribute("data-path") for c in page.locator(".card").all()] == ["tulip/fresh.jpg"]
+        page.keyboard.press("a")
+        page.wait_for_function("document.querySelectorAll('.card').length > 1")
+    finally:
+        second.stop()
+
+
+# -- HTTP-level safety -------------------------------------------------------------------------
+
+def request(server: ReviewServer, method: str, path: str, body: bytes | None = None, headers: dict | None = None) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", server.httpd.server_address[1], timeout=5)
+    connection.request(method, path, body=body, headers=headers or {})
+    response = connection.getresponse()
+    return response.status, response.read()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/image/../../etc/passwd",
+        "/image/%2e%2e/%2e%2e/etc/passwd",
+        "/image/rose/..%2f..%2fetc%2fpasswd",
+        "/image//etc/passwd",
+        "/image/%2Fetc%2Fpasswd",
+        "/thumb/rose/../../../etc/hostname",
+        "/image/rose/not-scanned.jpg",
+        "/image/rose/escape.jpg",
+        "/static/../review_server.py",
+    ],
+)
+def test_files_outside_the_dataset_are_never_served(server, tree, path):
+    status, body = request(server, "GET", path)
+    assert 400 <= status < 500
+    assert b"root:" not in body and b"Traceback" not in body
+
+
+def test_a_symlink_pointing_outside_is_refused(tree, tmp_path):
+    secret = write(tmp_path / "secret.jpg", encode(picture(9)))
+    os.symlink(secret, tree / "rose" / "link.jpg")
+    running = start(tree)
+    try:
+        status, _ = request(running, "GET", "/image/rose/link.jpg")
+        assert status == 404
+        assert request(running, "GET", "/image/rose/b.jpg")[0] == 200
+    finally:
+        running.stop()
+
+
+def test_writes_need_the_token(server, tree):
+    body = json.dumps({"paths": ["rose/b.jpg"]}).encode()
+    json_type = {"Content-Type": "application/json"}
+    assert request(server, "POST", "/api/reject", body, json_type)[0] == 403
+    assert request(server, "POST", "/api/reject", body, {**json_type, TOKEN_HEADER: "guess"})[0] == 403
+    assert rejects(tree) == ""
+    good = {**json_type, TOKEN_HEADER: server.token}
+    assert request(server, "POST", "/api/reject", b"{not json", good)[0] == 400
+    assert request(server, "POST", "/api/reject", json.dumps({"paths": ["../x.jpg"]}).encode(), good)[0] == 400
+    assert request(server, "POST", "/api/reject", body, {TOKEN_HEADER: server.token, "Content-Type": "text/plain"})[0] == 400
+    status, reply = request(server, "POST", "/api/reject", body, good)
+    assert status == 200 and json.loads(reply) == {"rejected": {"rose/b.jpg": True}}
+    assert "rose/b.jpg" in rejects(tree)
+    status, page_html = request(server, "GET", "/")
+    assert status == 200 and server.token.encode() in page_html
+
+
+def test_the_server_binds_loopback_only_and_starts_fast(tree):
+    curate.scan(tree, progress=False)
+    started = time.perf_counter()
+    running = start(tree)
+    try:
+        assert running.httpd.server_address[0] == "127.0.0.1"
+        assert request(running, "GET", "/api/state")[0] == 200
+        assert time.perf_counter() - started < 2.0
+    finally:
+        running.stop()
