@@ -215,3 +215,23 @@ def test_tflite_exports_agree_with_the_saved_model(tree, options):
         got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0]
         assert got.argmax() == expected.argmax(), name
         np.testing.assert_allclose(got, expected, atol=tolerance)
+
+
+@pytest.mark.slow
+def test_real_backbone_end_to_end_without_skew(tmp_path):
+    """The embedded EfficientNet-Lite0 on real flowers: train, export, and classify the test images."""
+    from tests.conftest import FLOWERS_DEV
+
+    if not FLOWERS_DEV.is_dir():
+        pytest.skip("../shared/data/flowers-dev is not on this machine")
+    dataset = tmp_path / "flowers"
+    for label in ("daisy", "roses", "sunflowers"):
+        (dataset / label).mkdir(parents=True)
+        for source in sorted((FLOWERS_DEV / label).iterdir())[:10]:
+            (dataset / label / source.name).write_bytes(source.read_bytes())
+    result = train(dataset, out=tmp_path / "model", progress=False, epochs=40, test_pct=20)
+    assert result.evaluation.count >= 3
+    predictions = json.loads((tmp_path / "model" / "metrics.json").read_text())["test_predictions"]
+    served = classify(tmp_path / "model", [dataset / p["path"] for p in predictions])
+    for expected, got in zip(predictions, served):
+        np.testing.assert_allclose(got.probabilities, expected["probabilities"], atol=1e-4)
