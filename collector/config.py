@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import tomllib
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import ConfigError
 
@@ -78,6 +79,24 @@ def load_config(path: str | Path | None = None, sections: dict[str, dict[str, An
         if os.environ.get(variable):
             known[section][key] = os.environ[variable]
     return known
+
+
+Settings = TypeVar("Settings")
+
+
+def load_section(cls: type[Settings], section: str, config: str | Path | None, overrides: dict[str, object],
+                 error: type[Exception]) -> Settings:
+    """A stage's settings dataclass from [section]: its field defaults, then the file, then non-None overrides.
+
+    Values are converted to each field's default type, so `min_side = "128"` or `--epochs 5` both work.
+    """
+    defaults = {f.name: f.default for f in fields(cls)}  # type: ignore[arg-type]
+    values = load_config(config, sections={section: defaults})[section]
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    try:
+        return cls(**{f.name: type(f.default)(values[f.name]) for f in fields(cls)})  # type: ignore[arg-type]
+    except (TypeError, ValueError) as problem:
+        raise error(f"config: bad value in [{section}]: {problem}") from None
 
 
 def _read_file(path: str | Path | None) -> dict[str, Any]:

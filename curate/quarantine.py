@@ -17,7 +17,7 @@ from pathlib import Path
 from .analysis import Analysis
 from .errors import CurateError
 from .flags import KINDS
-from .rejects import RejectList, normalise, resolve
+from .rejects import RejectList, relative_to_dataset, resolve
 from .tree import CURATE_DIR, QUARANTINE_DIR
 
 MOVES_NAME = "moves.jsonl"
@@ -106,14 +106,7 @@ def _quarantined(root: Path) -> dict[str, str]:
 
 def _quarantine_key(root: Path, given: str) -> str:
     """`.quarantine/label/file` for any way of naming it: that path, `label/file`, or a filesystem path."""
-    candidate = Path(given)
-    if candidate.exists():
-        try:
-            relative = candidate.resolve().relative_to(root.resolve()).as_posix()
-        except ValueError:
-            raise CurateError(f"{given}: not inside the dataset {root}") from None
-    else:
-        relative = normalise(given)
+    relative = relative_to_dataset(root, given)
     if relative.startswith(f"{QUARANTINE_DIR}/"):
         return relative
     return f"{QUARANTINE_DIR}/{resolve(root, relative)}"

@@ -73,16 +73,20 @@ def normalise(path: str) -> str:
     return path.replace("\\", "/").strip("/")
 
 
-def resolve(root: Path, given: str) -> str:
-    """Accept `label/file` or a path to the file (e.g. `dataset/label/file`); return `label/file`."""
+def relative_to_dataset(root: Path, given: str) -> str:
+    """A path as the user typed it (`label/file`, `dataset/label/file`, absolute) -> relative to the dataset."""
     candidate = Path(given)
     if candidate.is_absolute() or candidate.exists():
         try:
-            relative = candidate.resolve().relative_to(root.resolve()).as_posix()
+            return candidate.resolve().relative_to(root.resolve()).as_posix()
         except ValueError:
             raise CurateError(f"{given}: not inside the dataset {root}") from None
-    else:
-        relative = normalise(given)
+    return normalise(given)
+
+
+def resolve(root: Path, given: str) -> str:
+    """Accept `label/file` or a path to the file (e.g. `dataset/label/file`); return `label/file`."""
+    relative = relative_to_dataset(root, given)
     parts = relative.split("/")
     if len(parts) < 2 or any(part in ("", ".", "..") or part.startswith(".") for part in parts):
         raise CurateError(f"{given}: give an image as label/file inside {root}")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
-from collector.config import load_config
+from collector.config import load_section
 
 from .errors import CurateError
 
@@ -29,11 +29,5 @@ class CurateSettings:
 
     @classmethod
     def load(cls, config: str | Path | None = None, **overrides: object) -> "CurateSettings":
-        defaults = {f.name: f.default for f in fields(cls)}
-        values = load_config(config, sections={"curate": defaults})["curate"]
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        try:
-            return cls(**{f.name: type(f.default)(values[f.name]) for f in fields(cls)})
-        except (TypeError, ValueError) as error:
-            raise CurateError(f"config: bad value in [curate]: {error}") from None
+        return load_section(cls, "curate", config, overrides, CurateError)
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from collector.config import load_config
+from collector.config import load_section
 
 from .errors import TrainError
 
@@ -37,14 +37,7 @@ class TrainSettings:
 
     @classmethod
     def load(cls, config: str | Path | None = None, **overrides: object) -> "TrainSettings":
-        defaults = {f.name: f.default for f in fields(cls)}
-        values = load_config(config, sections={"train": defaults})["train"]
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        try:
-            settings = cls(**{f.name: type(f.default)(values[f.name]) for f in fields(cls)})
-        except (TypeError, ValueError) as error:
-            raise TrainError(f"bad value in [train] settings: {error}") from None
-        return settings.checked()
+        return load_section(cls, "train", config, overrides, TrainError).checked()
 
     def checked(self) -> "TrainSettings":
         if not (0 <= self.val_pct < 100 and 0 <= self.test_pct < 100 and self.val_pct + self.test_pct < 100):

@@ -13,6 +13,13 @@ let rendered = 0;
 let hideRejected = false;
 let showAll = new URLSearchParams(location.search).get("all") === "1";
 const undoStack = [];
+// Decisions run one after another, in key order: an undo pressed while a reject is still being
+// saved must undo that reject, not the one before it.
+let pending = Promise.resolve();
+function inOrder(action) {
+  pending = pending.then(action).catch(() => {});
+  return pending;
+}
 const reviewedQueue = new Set();
 
 const $ = (id) => document.getElementById(id);
@@ -190,8 +197,7 @@ async function decide(img, action, reason) {
   toast(`${img.rejected ? "rejected" : "restored"} ${img.path}; saved to rejects.txt`);
 }
 
-async function rejectSelected(reason) {
-  const img = imagesOfLabel()[selected];
+async function reject(img, reason) {
   if (!img || img.rejected) return;
   await decide(img, "reject", reason);
   undoStack.push(img);
@@ -241,7 +247,7 @@ setInterval(() => {
 
 document.addEventListener("keydown", async (event) => {
   if (!$("reasonbox").hidden) {
-    if (event.key === "Enter") { $("reasonbox").hidden = true; await rejectSelected($("reason").value.trim()); }
+    if (event.key === "Enter") { $("reasonbox").hidden = true; const img = imagesOfLabel()[selected]; const reason = $("reason").value.trim(); inOrder(() => reject(img, reason)); }
     if (event.key === "Escape") $("reasonbox").hidden = true;
     return;
   }
@@ -254,12 +260,13 @@ document.addEventListener("keydown", async (event) => {
     selected += moves[event.key];
     markSelected();
   } else if (event.key === "x") {
-    await rejectSelected("");
+    const img = imagesOfLabel()[selected];  // the image selected now, even if an earlier save is still running
+    inOrder(() => reject(img, ""));
   } else if (event.key === "r") {
     event.preventDefault();
     askReason();
   } else if (event.key === "u") {
-    await undo();
+    inOrder(undo);
   } else if (event.key === "Enter") {
     openViewer();
   } else if (event.key === "n") {
@@ -284,7 +291,7 @@ $("toggle-hidden").addEventListener("click", () => {
   $("toggle-hidden").textContent = hideRejected ? "show rejected" : "hide rejected";
   renderGrid();
 });
-$("undo").addEventListener("click", undo);
+$("undo").addEventListener("click", () => inOrder(undo));
 $("viewer").addEventListener("click", () => { $("viewer").hidden = true; });
 $("help").addEventListener("click", () => { $("help").hidden = true; });
 
