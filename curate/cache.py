@@ -24,6 +24,9 @@ class ScanCache:
         folder = root / CURATE_DIR
         folder.mkdir(exist_ok=True)
         self._db = sqlite3.connect(folder / CACHE_NAME)
+        # A cache: WAL without a sync per commit keeps it consistent after a crash and makes commits cheap.
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS images (path TEXT PRIMARY KEY, bytes INTEGER, mtime_ns INTEGER, version INTEGER, record TEXT)"
         )

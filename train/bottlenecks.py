@@ -54,6 +54,9 @@ class BottleneckCache:
             folder.mkdir(parents=True, exist_ok=True)
             self.file = folder / f"bottlenecks-{_safe(backbone_id)}.sqlite"
             self._db = sqlite3.connect(self.file)
+            # A cache: WAL without a sync per commit keeps it consistent after a crash and makes commits cheap.
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, dim INTEGER, vector BLOB)")
         except (OSError, sqlite3.Error) as error:
             raise TrainError(f"cannot use the bottleneck cache in {folder}: {error}; choose another with --cache-dir") from None
