@@ -10,6 +10,8 @@ let state = null;
 let labelIndex = 0;
 let selected = 0;
 let rendered = 0;
+let cards = [];          // card elements by index in the label, so selection never searches the page
+let selectedCard = null;
 let hideRejected = false;
 let showAll = new URLSearchParams(location.search).get("all") === "1";
 const undoStack = [];
@@ -67,6 +69,8 @@ function renderLabels() {
 
 function renderGrid() {
   grid.replaceChildren();
+  cards = [];
+  selectedCard = null;
   rendered = 0;
   selected = 0;
   const label = state.labels[labelIndex];
@@ -88,7 +92,8 @@ function renderMore() {
       grid.append(heading);
       previous = img.section;
     }
-    grid.append(card(img, i));
+    cards[i] = card(img, i);
+    grid.append(cards[i]);
   }
   rendered = end;
 }
@@ -138,30 +143,29 @@ function badge(text, kind) {
 }
 
 function cardAt(index) {
-  return grid.querySelector(`.card[data-index="${index}"]`);
+  return cards[index];
 }
 
 function markSelected() {
-  grid.querySelectorAll(".card.selected").forEach((c) => c.classList.remove("selected"));
+  if (selectedCard) selectedCard.classList.remove("selected");
   const images = imagesOfLabel();
   if (!images.length) return;
   selected = Math.max(0, Math.min(selected, images.length - 1));
   while (selected >= rendered) renderMore();
-  const current = cardAt(selected);
-  current.classList.add("selected");
-  current.scrollIntoView({block: "nearest"});
+  selectedCard = cardAt(selected);
+  selectedCard.classList.add("selected");
+  selectedCard.scrollIntoView({block: "nearest"});
 }
 
 function columns() {
-  const first = grid.querySelector(".card");
-  if (!first) return 1;
-  const top = first.offsetTop;
-  let count = 0;
-  for (const c of grid.querySelectorAll(".card")) {
-    if (c.offsetTop !== top) break;
-    count++;
-  }
-  return Math.max(1, count);
+  // Cards in the selected card's row: look only around it, so a page of 10,000 cards stays quick.
+  const current = cardAt(selected);
+  if (!current) return 1;
+  const top = current.offsetTop;
+  let count = 1;
+  for (let c = current.previousElementSibling; c && c.classList.contains("card") && c.offsetTop === top; c = c.previousElementSibling) count++;
+  for (let c = current.nextElementSibling; c && c.classList.contains("card") && c.offsetTop === top; c = c.nextElementSibling) count++;
+  return count;
 }
 
 function selectLabel(i) {
@@ -191,8 +195,13 @@ async function decide(img, action, reason) {
   const label = state.labels[labelIndex];
   label.rejected += img.rejected ? 1 : -1;
   renderLabels();
-  const old = grid.querySelector(`.card[data-path="${CSS.escape(img.path)}"]`);
-  if (old) old.replaceWith(card(img, Number(old.dataset.index)));
+  const index = cards.findIndex((c) => c && c.dataset.path === img.path);
+  if (index >= 0) {
+    const fresh = card(img, index);
+    if (cards[index] === selectedCard) selectedCard = null;
+    cards[index].replaceWith(fresh);
+    cards[index] = fresh;
+  }
   markSelected();
   toast(`${img.rejected ? "rejected" : "restored"} ${img.path}; saved to rejects.txt`);
 }
@@ -234,8 +243,13 @@ const seenObserver = new IntersectionObserver((entries) => {
   }
 }, {threshold: 0.5});
 
+function renderNearBottom() {
+  const main = document.querySelector("main");
+  while (state && rendered < imagesOfLabel().length && main.scrollTop + main.clientHeight > main.scrollHeight - 1500) renderMore();
+}
+document.querySelector("main").addEventListener("scroll", renderNearBottom, {passive: true});
 new IntersectionObserver((entries) => {
-  if (entries.some((e) => e.isIntersecting) && state && rendered < imagesOfLabel().length) renderMore();
+  if (entries.some((e) => e.isIntersecting)) renderNearBottom();
 }).observe($("sentinel"));
 
 setInterval(() => {
@@ -254,10 +268,11 @@ document.addEventListener("keydown", async (event) => {
   if (event.key === "Escape") { $("viewer").hidden = true; $("help").hidden = true; return; }
   if (!$("viewer").hidden && event.key === "Enter") { $("viewer").hidden = true; return; }
   if (event.ctrlKey || event.metaKey || event.altKey) return;
-  const moves = {ArrowRight: 1, l: 1, ArrowLeft: -1, h: -1, ArrowDown: columns(), j: columns(), ArrowUp: -columns(), k: -columns()};
-  if (event.key in moves) {
+  const steps = {ArrowRight: 1, l: 1, ArrowLeft: -1, h: -1, ArrowDown: "row", j: "row", ArrowUp: "-row", k: "-row"};
+  if (event.key in steps) {
     event.preventDefault();
-    selected += moves[event.key];
+    const step = steps[event.key];
+    selected += step === "row" ? columns() : step === "-row" ? -columns() : step;
     markSelected();
   } else if (event.key === "x") {
     const img = imagesOfLabel()[selected];  // the image selected now, even if an earlier save is still running
