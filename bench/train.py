@@ -3,7 +3,7 @@
     python bench/train.py [--data ../shared/data/flowers-dev] [--skip-cli]
 
 Prints, in one run:
-- extraction images/s of our pipeline (each batch decoded, then the network on the batch),
+- extraction images/s of our pipeline (next batch decoded in a thread while the network runs),
   of a batch-1 per-image loop (retrain.py's way), and of the model alone on images decoded
   beforehand (the upper limit), with the ratios;
 - the wall time of `train` cold (empty bottleneck cache) and warm, and the test accuracy.
@@ -116,7 +116,7 @@ def main() -> None:
         eager_s = batch_one_eager(files[:100], backbone) * len(files) / 100
         n = len(files)
         print(f"{n} images from {data}, backbone efficientnet_lite0, {os.cpu_count()} cores, best of {args.rounds} rounds")
-        print(f"extraction, ours (batches of 32)          : {n / ours_s:6.1f} images/s")
+        print(f"extraction, ours (batches of 32, overlapped): {n / ours_s:6.1f} images/s")
         print(f"extraction, batch-1 loop (retrain.py)     : {n / one_s:6.1f} images/s   ours / this = {one_s / ours_s:.2f}x")
         print(f"extraction, batch-1 loop, eager network   : {n / eager_s:6.1f} images/s   ours / this = {eager_s / ours_s:.2f}x "
               f"(first 100 images)")
