@@ -141,8 +141,8 @@ class _Run:
         return summary
 
     def from_feed(self, feed_url: str) -> CollectSummary:
-        self._say(f"warning: --feed uses Flickr's public feed: at most 20 recent photos per tag, licence unknown; "
-                  f"do not publish a dataset made this way without checking each photo's rights")
+        self._say("warning: --feed uses Flickr's public feed: at most 20 recent photos per tag, licence unknown; "
+                  "do not publish a dataset made this way without checking each photo's rights")
         prepare(self.root)
         session = make_session(self.policy)
         return self._collect_all(lambda label, need: FeedSource(session, feed_url, label, self.size, self.policy.timeout))

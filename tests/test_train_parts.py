@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import pickle
-import shutil
-import struct
 from pathlib import Path
 
 import numpy as np
