@@ -120,15 +120,15 @@ class ReviewServer:
 
 
 class _BadRequest(Exception):
-    pass
+    """The request itself is wrong; answered with 400 and the message."""
 
 
 class _Handler(BaseHTTPRequestHandler):
     app: ReviewServer
     server_version = "curate-review"
 
-    def log_message(self, *args) -> None:  # a quiet terminal; the page is the interface
-        pass
+    def log_message(self, *args) -> None:
+        """Keep the terminal quiet: the page is the interface."""
 
     def do_GET(self) -> None:
         try:

@@ -219,8 +219,8 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_state: FakeFlickr
 
-    def log_message(self, *args) -> None:  # keep test output clean
-        pass
+    def log_message(self, *args) -> None:
+        """Keep test output clean."""
 
     def setup(self) -> None:
         super().setup()
