@@ -235,13 +235,11 @@ def test_writes_need_the_token(server, tree):
     assert status == 200 and server.token.encode() in page_html
 
 
-def test_the_server_binds_loopback_only_and_starts_fast(tree):
-    curate.scan(tree, progress=False)
-    started = time.perf_counter()
+def test_the_server_binds_loopback_only(tree):
+    """(Its start-up time on a scanned tree is measured by bench/review.py, not asserted here.)"""
     running = start(tree)
     try:
         assert running.httpd.server_address[0] == "127.0.0.1"
         assert request(running, "GET", "/api/state")[0] == 200
-        assert time.perf_counter() - started < 2.0
     finally:
         running.stop()
