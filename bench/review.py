@@ -47,6 +47,16 @@ def tree_of(count: int) -> Path:
     return root
 
 
+def time_moves(page, moves: int) -> float:
+    """Milliseconds per `l` key press, until the selection has really moved that far."""
+    target = int(page.locator(".card.selected").get_attribute("data-index")) + moves
+    started = time.perf_counter()
+    for _ in range(moves):
+        page.keyboard.press("l")
+    page.wait_for_selector(f'.card.selected[data-index="{target}"]')
+    return (time.perf_counter() - started) / moves * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=10_000)
@@ -74,11 +84,7 @@ def main() -> None:
         page.wait_for_selector(".card.selected")
         print(f"page until the first cards of a {args.images - 20}-image label: {time.perf_counter() - started:.2f} s "
               f"({page.locator('.card').count()} cards in the page)")
-        started = time.perf_counter()
-        for _ in range(20):
-            page.keyboard.press("l")
-        page.wait_for_selector('.card.selected[data-index="20"]')
-        print(f"20 moves: {(time.perf_counter() - started) / 20 * 1000:.0f} ms each")
+        print(f"20 moves: {time_moves(page, 20):.0f} ms each")
         started = time.perf_counter()
         page.keyboard.press("x")
         page.wait_for_selector(".card.selected.rejected")
@@ -91,11 +97,7 @@ def main() -> None:
             page.wait_for_timeout(50)
         print(f"undo, then scrolling 50 times to the end: {time.perf_counter() - started:.1f} s, "
               f"{page.locator('.card').count()} cards now in the page")
-        started = time.perf_counter()
-        for _ in range(20):
-            page.keyboard.press("l")
-        page.wait_for_selector('.card.selected[data-index="40"]')
-        print(f"20 moves with every card in the page: {(time.perf_counter() - started) / 20 * 1000:.0f} ms each")
+        print(f"20 moves with every card in the page: {time_moves(page, 20):.0f} ms each")
         browser.close()
     server.stop()
 
