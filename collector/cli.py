@@ -1,26 +1,16 @@
 """`collect LABEL... --count N`: the shell face of `collector.collect()`.
 
-This is the only place where our errors become one line on stderr and exit code 2.
+Our errors become one line on stderr and exit code 2 at `retrainkit.cli.run_command`, here.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import NoReturn
+
+from retrainkit.cli import OneLineParser, run_command
 
 from .collect import SORTS, collect
-from .errors import UserError
-
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse prints the whole usage on a mistake; one line that points at --help reads better."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,29 +38,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        summary = collect(
-            args.labels,
-            count=args.count,
-            out=args.out,
-            size=args.size,
-            license=args.license,
-            sort=args.sort,
-            tags=args.tags,
-            workers=args.workers,
-            feed=args.feed,
-            endpoint=args.endpoint,
-            timeout=args.timeout,
-            retries=args.retries,
-            config=args.config,
-            progress=not args.quiet,
-        )
-    except UserError as error:
-        print(f"collect: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("collect: interrupted; no half-written file is left, run the same command again to resume", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    return run_command("collect", lambda: _collect(args),
+                       "interrupted; no half-written file is left, run the same command again to resume")
+
+
+def _collect(args: argparse.Namespace) -> int:
+    summary = collect(
+        args.labels,
+        count=args.count,
+        out=args.out,
+        size=args.size,
+        license=args.license,
+        sort=args.sort,
+        tags=args.tags,
+        workers=args.workers,
+        feed=args.feed,
+        endpoint=args.endpoint,
+        timeout=args.timeout,
+        retries=args.retries,
+        config=args.config,
+        progress=not args.quiet,
+    )
     print(summary.report())
     return 0
 

@@ -1,17 +1,10 @@
-"""Errors a user can cause; the CLI turns each into one line and exit code 2."""
+"""Errors a user can cause while collecting; the CLI turns each into one line and exit code 2."""
 
 from __future__ import annotations
 
+from retrainkit.errors import ConfigError, UserError
 
-class UserError(Exception):
-    """Something the user can fix: bad input, a missing key, an unreachable server.
-
-    The message is the whole story and says what to do; it never contains a secret.
-    """
-
-
-class ConfigError(UserError):
-    """The settings file or a setting is wrong."""
+__all__ = ["CollectError", "ConfigError", "FlickrUnavailable", "UserError"]
 
 
 class CollectError(UserError):

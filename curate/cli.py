@@ -1,6 +1,6 @@
 """`curate review|reject|unreject|apply|restore DATASET`: the shell face of the curate package.
 
-The only place where our errors become one line on stderr and exit code 2.
+Our errors become one line on stderr and exit code 2 at `retrainkit.cli.run_command`, here.
 """
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from collector.cli import OneLineParser
-from collector.errors import UserError
+from retrainkit.cli import OneLineParser, run_command
 
 from .analysis import analyse
 from .errors import CurateError
@@ -21,7 +20,6 @@ from .report import table, top_groups, write_reports
 from .settings import CurateSettings
 from .tree import check_dataset
 
-EXIT_BAD_INPUT = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,14 +66,7 @@ def _dataset_args(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return COMMANDS[args.command](args)
-    except UserError as error:
-        print(f"curate: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("curate: interrupted; nothing was lost, run it again", file=sys.stderr)
-        return 130
+    return run_command("curate", lambda: COMMANDS[args.command](args), "interrupted; nothing was lost, run it again")
 
 
 def _settings(args: argparse.Namespace) -> CurateSettings:

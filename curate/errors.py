@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collector.errors import UserError
+from retrainkit.errors import UserError
 
 
 class CurateError(UserError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from collector.config import load_section
+from retrainkit.config import load_section
 
 from .errors import CurateError
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from tests.fake_flickr import API_KEY, API_SECRET, FakeFlickr
 
-FLOWERS_DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "flowers-dev"
+ROOT = Path(__file__).resolve().parents[1]
+FLOWERS_DEV = ROOT.parent / "shared" / "data" / "flowers-dev"
+#: The downscaled sample that ships with the project (examples/build_flowers_sample.py made it from flowers-dev).
+SAMPLE_FLOWERS = ROOT / "examples" / "flowers"
+#: Real photos for the tests that need them: the full flowers-dev beside our own checkout, the
+#: shipped sample on a fresh clone (RETRAINKIT_TEST_PHOTOS=sample forces it), so no test skips.
+USE_SAMPLE = os.environ.get("RETRAINKIT_TEST_PHOTOS") == "sample" or not FLOWERS_DEV.is_dir()
+REAL_FLOWERS = SAMPLE_FLOWERS if USE_SAMPLE else FLOWERS_DEV
 
 
 @pytest.fixture(autouse=True)

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image, ImageOps
 
 from curate.record import ImageRecord
-from tests.conftest import FLOWERS_DEV
+from tests.conftest import REAL_FLOWERS, USE_SAMPLE
 from tests.images import encode, picture
 from train.split import TEST, TRAIN, VALIDATION, split
 from train.torch_pickle import MAGIC_NUMBER, PROTOCOL_VERSION, UnsafePickleError, load_legacy_state_dict
 
-tf = pytest.importorskip("tensorflow")
 
 
 # -- the restricted unpickler ----------------------------------------------------------------------
@@ -66,7 +66,6 @@ def test_unpickler_reads_the_real_weights_exactly():
 # -- the EfficientNet-Lite0 port -------------------------------------------------------------------
 
 @pytest.mark.slow
-@pytest.mark.skipif(not FLOWERS_DEV.is_dir(), reason="../shared/data/flowers-dev is not on this machine")
 def test_imagenet_head_calls_daisies_daisy():
     from train import efficientnet_lite
     from train.backbones import load
@@ -74,10 +73,12 @@ def test_imagenet_head_calls_daisies_daisy():
 
     network = efficientnet_lite.build(with_classifier=True)
     preprocessing = load("efficientnet_lite0").preprocessing
-    files = sorted((FLOWERS_DEV / "daisy").iterdir())[:40]
+    files = sorted((REAL_FLOWERS / "daisy").iterdir())[:40]
     images = tf.stack([preprocess(tf.io.read_file(str(p)), preprocessing) for p in files])
     top1 = tf.argmax(network(images, training=False), axis=1).numpy()
-    assert (top1 == 985).sum() >= 36  # 37 of 40 when faithful; ImageNet class 985 is 'daisy'
+    # ImageNet class 985 is 'daisy'. A faithful port: 37 of flowers-dev's first 40, 22 of the sample's 24
+    # (the same photos, downscaled to 320 px); a wrong padding or weight layout drops far below either.
+    assert (top1 == 985).sum() >= (21 if USE_SAMPLE else 36)
 
 
 # -- preprocessing in TensorFlow ops ---------------------------------------------------------------

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 from tests.images import encode, write
 
-tf = pytest.importorskip("tensorflow")
 
 from tests.tiny_backbone import SIZE, build_tiny_backbone  # noqa: E402
 from train.bottlenecks import BottleneckCache, Job, extract, key_for  # noqa: E402
@@ -200,6 +200,9 @@ def test_train_help_does_not_load_tensorflow():
 
 @pytest.mark.slow
 def test_tflite_exports_agree_with_the_saved_model(tree, options):
+    """Run in LiteRT (ai-edge-litert), the runtime that replaces the deprecated tf.lite.Interpreter."""
+    from ai_edge_litert.interpreter import Interpreter
+
     from train.preprocess import preprocess
     from train import backbones
 
@@ -208,7 +211,7 @@ def test_tflite_exports_agree_with_the_saved_model(tree, options):
     expected = classify(options["out"], [image])[0].probabilities
     pixels = preprocess(tf.constant(image.read_bytes()), backbones.load(options["backbone"]).preprocessing)[None].numpy()
     for name, tolerance in (("model_float16.tflite", 0.02), ("model_int8.tflite", 0.15)):
-        interpreter = tf.lite.Interpreter(model_path=str(options["out"] / name))
+        interpreter = Interpreter(model_path=str(options["out"] / name))
         interpreter.allocate_tensors()
         interpreter.set_tensor(interpreter.get_input_details()[0]["index"], pixels)
         interpreter.invoke()
@@ -220,14 +223,12 @@ def test_tflite_exports_agree_with_the_saved_model(tree, options):
 @pytest.mark.slow
 def test_real_backbone_end_to_end_without_skew(tmp_path):
     """The embedded EfficientNet-Lite0 on real flowers: train, export, and classify the test images."""
-    from tests.conftest import FLOWERS_DEV
+    from tests.conftest import REAL_FLOWERS
 
-    if not FLOWERS_DEV.is_dir():
-        pytest.skip("../shared/data/flowers-dev is not on this machine")
     dataset = tmp_path / "flowers"
     for label in ("daisy", "roses", "sunflowers"):
         (dataset / label).mkdir(parents=True)
-        for source in sorted((FLOWERS_DEV / label).iterdir())[:10]:
+        for source in sorted((REAL_FLOWERS / label).iterdir())[:10]:
             (dataset / label / source.name).write_bytes(source.read_bytes())
     result = train(dataset, out=tmp_path / "model", progress=False, epochs=40, test_pct=20)
     assert result.evaluation.count >= 3

@@ -1,7 +1,7 @@
 """`train DATASET` and `classify MODEL IMAGE...`: the shell faces of the train package.
 
 TensorFlow is imported only after the arguments are read, so `--help` and argument mistakes
-answer at once. This is the only place where our errors become one line and exit code 2.
+answer at once. Our errors become one line and exit code 2 at `retrainkit.cli.run_command`, here.
 """
 
 from __future__ import annotations
@@ -10,14 +10,12 @@ import argparse
 import json
 import sys
 
-from collector.cli import OneLineParser
-from collector.errors import UserError
+from retrainkit.cli import OneLineParser, run_command
 from curate.tree import check_dataset
 
 from .image_bytes import check_model_dir, checked_bytes
 from .quiet_tf import import_tensorflow
 
-EXIT_BAD_INPUT = 2
 
 
 def build_train_parser() -> argparse.ArgumentParser:
@@ -53,36 +51,33 @@ def build_classify_parser() -> argparse.ArgumentParser:
 
 def train_main(argv: list[str] | None = None) -> int:
     args = build_train_parser().parse_args(argv)
-    try:
-        check_dataset(args.dataset)  # answer a wrong path before TensorFlow takes seconds to load
-        import_tensorflow()
-        from .pipeline import train
+    return run_command("train", lambda: _train(args), "interrupted; extracted bottlenecks are cached, run it again to go on")
 
-        options = {name: getattr(args, name) for name in (
-            "backbone", "image_size", "epochs", "steps", "batch_size", "learning_rate", "val_pct", "test_pct", "augment", "seed", "cache_dir")}
-        result = train(args.dataset, out=args.out, config=args.config, progress=not args.quiet, tflite=args.tflite, **options)
-    except UserError as error:
-        print(f"train: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("train: interrupted; extracted bottlenecks are cached, run it again to go on", file=sys.stderr)
-        return 130
+
+def _train(args: argparse.Namespace) -> int:
+    check_dataset(args.dataset)  # answer a wrong path before TensorFlow takes seconds to load
+    import_tensorflow()
+    from .pipeline import train
+
+    options = {name: getattr(args, name) for name in (
+        "backbone", "image_size", "epochs", "steps", "batch_size", "learning_rate", "val_pct", "test_pct", "augment", "seed", "cache_dir")}
+    result = train(args.dataset, out=args.out, config=args.config, progress=not args.quiet, tflite=args.tflite, **options)
     print(result.summary())
     return 0
 
 
 def classify_main(argv: list[str] | None = None) -> int:
     args = build_classify_parser().parse_args(argv)
-    try:
-        check_model_dir(args.model)
-        encoded = [checked_bytes(path) for path in args.images]  # refuse a non-image before TensorFlow loads
-        import_tensorflow()
-        from .classify import Classifier
+    return run_command("classify", lambda: _classify(args), "interrupted")
 
-        predictions = Classifier(args.model).classify_encoded(args.images, encoded, top_k=args.top_k)
-    except UserError as error:
-        print(f"classify: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+
+def _classify(args: argparse.Namespace) -> int:
+    check_model_dir(args.model)
+    encoded = [checked_bytes(path) for path in args.images]  # refuse a non-image before TensorFlow loads
+    import_tensorflow()
+    from .classify import Classifier
+
+    predictions = Classifier(args.model).classify_encoded(args.images, encoded, top_k=args.top_k)
     for prediction in predictions:
         if args.json:
             print(json.dumps({"image": prediction.path, "top": [{"label": l, "probability": round(p, 6)} for l, p in prediction.top]}))

@@ -1,0 +1,36 @@
+"""The edge between a command and the shell: one-line errors, exit codes, Ctrl-C.
+
+Every command goes through `run_command`, so a user error is always one line on stderr with
+exit code 2 and an interruption always exit code 130, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import NoReturn
+
+from .errors import UserError
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse prints the whole usage on a mistake; one line that points at --help reads better."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def run_command(prog: str, action: Callable[[], int], interrupted: str) -> int:
+    """`action()`'s exit code; a UserError becomes `prog: message` and 2, Ctrl-C `prog: interrupted` and 130."""
+    try:
+        return action()
+    except UserError as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"{prog}: {interrupted}", file=sys.stderr)
+        return EXIT_INTERRUPTED
