@@ -23,7 +23,7 @@ from . import sizes
 from .candidate import Candidate
 from .config import load_config
 from .dataset import META_DIR, DatasetIndex, prepare
-from .download import Downloaded, DownloadFailed, Downloader
+from .download import Downloaded, Downloader, DownloadFailed
 from .errors import CollectError
 from .feed import FeedSource
 from .flickr import FlickrClient

@@ -12,10 +12,13 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
+from .decode import INTERNAL_ERROR
 from .record import ImageRecord
 from .tree import CURATE_DIR
 
-SCAN_VERSION = 1
+#: 2: every mode is read as RGB with transparency on white (curate/pixels.py), so palette,
+#: bilevel and 16-bit files once called corrupt are read again.
+SCAN_VERSION = 2
 CACHE_NAME = "scan.sqlite"
 
 
@@ -36,7 +39,8 @@ class ScanCache:
         return {path: (size, mtime, ImageRecord.from_json(text)) for path, size, mtime, text in rows}
 
     def store(self, records: Iterable[ImageRecord]) -> None:
-        rows = [(r.path, r.bytes, r.mtime_ns, SCAN_VERSION, r.to_json()) for r in records]
+        """Our own decoding bugs are not stored: the next scan tries again (and logs it again)."""
+        rows = [(r.path, r.bytes, r.mtime_ns, SCAN_VERSION, r.to_json()) for r in records if r.problem != INTERNAL_ERROR]
         with self._db:
             self._db.executemany("INSERT OR REPLACE INTO images VALUES (?, ?, ?, ?, ?)", rows)
 

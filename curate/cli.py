@@ -13,13 +13,12 @@ from retrainkit.cli import OneLineParser, run_command
 
 from .analysis import analyse
 from .errors import CurateError
-from .flags import DEFAULT_APPLY, KINDS
+from .flags import DEFAULT_APPLY, MOVABLE
 from .quarantine import apply, restore
 from .rejects import RejectList, resolve
 from .report import table, top_groups, write_reports
 from .settings import CurateSettings
 from .tree import check_dataset
-
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     apply_cmd = commands.add_parser("apply", help="move rejected and flagged images to .quarantine/")
     _dataset_args(apply_cmd)
     apply_cmd.add_argument("--what", default=",".join(DEFAULT_APPLY),
-                           help=f"flag kinds to move besides the reject list, comma-separated from {','.join(KINDS)} "
+                           help=f"flag kinds to move besides the reject list, comma-separated from {','.join(MOVABLE)} "
                                 f"(default {','.join(DEFAULT_APPLY)}); 'none' moves the reject list only")
     apply_cmd.add_argument("--dry-run", action="store_true", help="show the moves, change nothing")
 
@@ -133,9 +132,9 @@ def _unreject(args: argparse.Namespace) -> int:
 
 def _apply(args: argparse.Namespace) -> int:
     what = [] if args.what.strip() == "none" else [w.strip() for w in args.what.split(",") if w.strip()]
-    unknown = [w for w in what if w not in KINDS]
+    unknown = [w for w in what if w not in MOVABLE]
     if unknown:
-        raise CurateError(f"--what {','.join(unknown)}: choose from {', '.join(KINDS)}, or none")
+        raise CurateError(f"--what {','.join(unknown)}: choose from {', '.join(MOVABLE)}, or none")
     analysis = analyse(args.dataset, _settings(args), progress=not args.quiet)
     report = apply(analysis, what, dry_run=args.dry_run)
     for line in report.lines():

@@ -12,14 +12,27 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
+import struct
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
 
+from .pixels import has_transparency, to_rgb
 from .record import ImageRecord
+
+log = logging.getLogger(__name__)
+
+#: What Pillow's decoders raise for data that is really broken (truncated, bad checksums, nonsense
+#: headers). Anything else is a bug of ours: logged with the file's name, never called "corrupt",
+#: because "corrupt" leads to a quarantine.
+DECODER_ERRORS = (OSError, SyntaxError, EOFError, ValueError, struct.error, zlib.error)
+#: The problem recorded for such a bug: shown and left out of training, but never moved, and not cached.
+INTERNAL_ERROR = "error"
 
 #: The working copy's shorter side is WORK_SIZE..2*WORK_SIZE px: enough for a 32x32 pHash, and it
 #: lets libjpeg decode at 1/8 scale (DC coefficients only), the fastest way to read a whole JPEG.
@@ -60,8 +73,12 @@ def inspect_file(root: str, relpath: str) -> ImageRecord:
         record.problem = "bomb"
     except Image.UnidentifiedImageError:
         record.problem = "not-an-image"
-    except Exception:  # noqa: BLE001 - any decoder failure means the file is unusable, never a crash
+    except DECODER_ERRORS:
         record.problem = "corrupt"
+    except Exception as error:  # noqa: BLE001 - one file must not stop a scan, but this is our bug
+        log.error("curate: unexpected %s while decoding %s: %s (a bug in retrainkit, please report it; "
+                  "the file is left out, not quarantined)", type(error).__name__, full, error)
+        record.problem = INTERNAL_ERROR
     return record
 
 
@@ -71,6 +88,7 @@ def _describe(data: bytes, record: ImageRecord) -> None:
         with Image.open(io.BytesIO(data)) as image:
             record.format = image.format or ""
             record.mode = image.mode
+            record.transparent = has_transparency(image)
             width, height = image.size
             orientation = image.getexif().get(_ORIENTATION_TAG, 1)
             record.exif_rotated = orientation not in (1, None)
@@ -78,7 +96,7 @@ def _describe(data: bytes, record: ImageRecord) -> None:
             work = _reduced(image)
     if orientation in _UPRIGHT:
         work = work.transpose(_UPRIGHT[orientation])
-    rgb = work.convert("RGB")
+    rgb = work
     gray = np.asarray(rgb.convert("L").resize((PHASH_INPUT, PHASH_INPUT), Image.LANCZOS), dtype=np.float64)
     record.phash = phash_bits(gray)
     record.pixel_digest = hashlib.blake2b(rgb.tobytes() + f"{record.width}x{record.height}".encode(), digest_size=16).hexdigest()
@@ -90,16 +108,21 @@ def _describe(data: bytes, record: ImageRecord) -> None:
 
 
 def _reduced(image: Image.Image) -> Image.Image:
-    """Decode fully but small: draft for JPEG, then a cheap reduction to about WORK_SIZE px."""
+    """Decode fully but small, as RGB: draft for JPEG, then a cheap reduction to about WORK_SIZE px.
+
+    Every mode becomes RGB (`pixels.to_rgb`) before it is reduced: `reduce()` refuses palette,
+    bilevel and 16-bit images, and the same conversion in every stage keeps an RGBA PNG and its
+    flattened JPEG twin alike. Animated files give their first frame, as everywhere else.
+    """
     if image.format == "JPEG":
         image.draft("RGB", (WORK_SIZE, WORK_SIZE))
         image.load()
-        work = image.copy()
+        work = to_rgb(image.copy())
     else:
         # DCT scaling by s yields each s x s block's mean; a box reduction by the same s that
         # draft would pick gives other formats the same working copy (a PNG of a JPEG hashes alike).
         image.load()
-        work = image.copy()
+        work = to_rgb(image).copy()
         limit = min(work.size) // WORK_SIZE
         scale = next(s for s in (8, 4, 2, 1) if s <= max(limit, 1))
         if scale > 1:
@@ -128,4 +151,4 @@ def phash_bits(gray32: np.ndarray) -> int:
 def decoded_pixels(path: str | os.PathLike) -> bytes:
     """Full-resolution, upright RGB pixels: the final word on whether two files hold the same picture."""
     with Image.open(path) as image:
-        return ImageOps.exif_transpose(image).convert("RGB").tobytes()
+        return to_rgb(ImageOps.exif_transpose(image)).tobytes()

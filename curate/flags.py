@@ -3,7 +3,8 @@
 Flags are words, grouped into the kinds `curate apply --what` chooses from:
 corrupt (empty, not-an-image, corrupt, unreadable, bomb), placeholder, tiny, aspect,
 duplicates (duplicate, near-duplicate), conflicts (conflict), and the quality hints
-uniform, dark, bright, grayscale, which are shown but never moved by default.
+uniform, dark, bright, grayscale, which are shown but never moved by default. `error` marks a
+file our own code failed on (a bug, logged with its name): it is never a reason to move a file.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "dark": ("dark",),
     "bright": ("bright",),
     "grayscale": ("grayscale",),
+    "error": ("error",),
 }
 DEFAULT_APPLY = ("corrupt", "placeholder", "duplicates", "conflicts", "tiny")
 
@@ -39,6 +41,10 @@ def apply_flags(records: list[ImageRecord], groups: list[DuplicateGroup], settin
         if group.conflict:
             for member in group.members:
                 member.flags.append("conflict")
+
+
+#: Kinds `curate apply --what` may move; an `error` is our bug, not a verdict on the file.
+MOVABLE = tuple(kind for kind in KINDS if kind != "error")
 
 
 def kind_of(flag: str) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .analysis import Analysis
 from .errors import CurateError
-from .flags import KINDS
+from .flags import MOVABLE
 from .rejects import RejectList, relative_to_dataset, resolve
 from .tree import CURATE_DIR, QUARANTINE_DIR
 
@@ -41,9 +41,9 @@ class MoveReport:
 
 
 def plan_apply(analysis: Analysis, what: tuple[str, ...] | list[str]) -> list[Move]:
-    unknown = [kind for kind in what if kind not in KINDS]
+    unknown = [kind for kind in what if kind not in MOVABLE]
     if unknown:
-        raise CurateError(f"--what {','.join(unknown)}: choose from {', '.join(KINDS)}")
+        raise CurateError(f"--what {','.join(unknown)}: choose from {', '.join(MOVABLE)}")
     reasons: dict[str, str] = {}
     present = {r.path for r in analysis.records}
     for path, reason in analysis.rejected.items():

@@ -13,10 +13,13 @@ class ImageRecord:
     label: str
     bytes: int
     mtime_ns: int
-    #: "" when the file decoded completely; else empty, not-an-image, corrupt or bomb
+    #: "" when the file decoded completely; else empty, not-an-image, corrupt, bomb, unreadable,
+    #: or error (our own bug, logged)
     problem: str = ""
     format: str = ""
     mode: str = ""
+    #: an alpha channel or a transparent colour: every stage composites it on white (curate/pixels.py)
+    transparent: bool = False
     #: size after EXIF orientation, as a viewer shows it
     width: int = 0
     height: int = 0

@@ -58,3 +58,52 @@ def placeholder_png() -> bytes:
     image = Image.new("RGB", (500, 374), (230, 230, 230))
     image.paste((150, 150, 150), (200, 130, 300, 230))
     return encode(image, "PNG")
+
+
+def transparent_picture(seed: int, width: int, height: int) -> Image.Image:
+    """An RGBA picture whose left third fades to fully transparent, with colour left under the clear pixels."""
+    image = picture(seed, width, height).convert("RGBA")
+    alpha = np.full((height, width), 255, dtype=np.uint8)
+    fade = max(1, width // 3)
+    alpha[:, :fade] = np.linspace(0, 255, fade, dtype=np.uint8)[None, :]
+    image.putalpha(Image.fromarray(alpha))
+    return image
+
+
+def every_mode(seed: int, width: int, height: int) -> dict[str, bytes]:
+    """One file per mode and format Pillow reads that a user may meet, named `<what>.<ext>`."""
+    rgb = picture(seed, width, height)
+    rgba = transparent_picture(seed, width, height)
+    grey = rgb.convert("L")
+    palette = rgb.quantize(64)
+    palette_clear = palette.copy()
+    palette_clear.info["transparency"] = 0
+    wide = np.asarray(grey, dtype=np.uint16) * 257
+    frames = [rgb, picture(seed + 1, width, height)]
+    files = {
+        "bilevel.pbm": encode(rgb.convert("1"), "PPM"),
+        "bilevel.png": encode(rgb.convert("1"), "PNG"),
+        "grey.png": encode(grey, "PNG"),
+        "grey.pgm": encode(grey, "PPM"),
+        "grey-alpha.png": encode(rgba.convert("LA"), "PNG"),
+        "palette.gif": encode(palette, "GIF"),
+        "palette.png": encode(palette, "PNG"),
+        "palette-transparent.gif": encode(palette_clear, "GIF", transparency=0),
+        "palette-transparent.png": encode(palette_clear, "PNG", transparency=0),
+        "rgb.ppm": encode(rgb, "PPM"),
+        "rgb.bmp": encode(rgb, "BMP"),
+        "rgb.webp": encode(rgb, "WEBP", quality=90),
+        "rgb.tiff": encode(rgb, "TIFF"),
+        "rgba.png": encode(rgba, "PNG"),
+        "rgba.webp": encode(rgba, "WEBP", lossless=True),
+        "rgba.tiff": encode(rgba, "TIFF"),
+        "cmyk.jpg": encode(rgb.convert("CMYK"), "JPEG"),
+        "cmyk.tiff": encode(rgb.convert("CMYK"), "TIFF"),
+        "grey16.png": encode(Image.fromarray(wide), "PNG"),
+        "int32.tiff": encode(Image.fromarray(wide.astype(np.int32)), "TIFF"),
+        "float.tiff": encode(Image.fromarray(np.asarray(grey, dtype=np.float32) / 255), "TIFF"),
+        "animated.gif": encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100),
+        "animated.webp": encode(frames[0], "WEBP", save_all=True, append_images=frames[1:], duration=100),
+        "animated.png": encode(frames[0], "PNG", save_all=True, append_images=frames[1:], duration=100),
+    }
+    return files

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collector import CollectError
-from collector import licenses, sizes
+from collector import CollectError, licenses, sizes
 from collector.ratelimit import SlidingWindowLimiter
 from tests.fake_flickr import LICENSES
 

@@ -12,7 +12,15 @@ from PIL import Image
 
 import curate
 from curate.decode import phash_bits
-from tests.images import crop, encode, exif_rotated_png, picture, placeholder_png, png_bomb, write
+from tests.images import (
+    crop,
+    encode,
+    exif_rotated_png,
+    picture,
+    placeholder_png,
+    png_bomb,
+    write,
+)
 
 
 @pytest.fixture

@@ -15,9 +15,12 @@ from curate.record import ImageRecord
 from tests.conftest import REAL_FLOWERS, USE_SAMPLE
 from tests.images import encode, picture
 from train.split import TEST, TRAIN, VALIDATION, split
-from train.torch_pickle import MAGIC_NUMBER, PROTOCOL_VERSION, UnsafePickleError, load_legacy_state_dict
-
-
+from train.torch_pickle import (
+    MAGIC_NUMBER,
+    PROTOCOL_VERSION,
+    UnsafePickleError,
+    load_legacy_state_dict,
+)
 
 # -- the restricted unpickler ----------------------------------------------------------------------
 

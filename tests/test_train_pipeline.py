@@ -14,8 +14,6 @@ import tensorflow as tf
 from PIL import Image
 
 from tests.images import encode, write
-
-
 from tests.tiny_backbone import SIZE, build_tiny_backbone  # noqa: E402
 from train.bottlenecks import BottleneckCache, Job, extract, key_for  # noqa: E402
 from train.classify import classify  # noqa: E402
@@ -203,8 +201,8 @@ def test_tflite_exports_agree_with_the_saved_model(tree, options):
     """Run in LiteRT (ai-edge-litert), the runtime that replaces the deprecated tf.lite.Interpreter."""
     from ai_edge_litert.interpreter import Interpreter
 
-    from train.preprocess import preprocess
     from train import backbones
+    from train.preprocess import preprocess
 
     train(tree, tflite=True, **options)
     image = tree / "green" / "green-02.jpg"

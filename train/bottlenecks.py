@@ -29,6 +29,10 @@ from .errors import TrainError
 from .image_bytes import model_bytes
 from .preprocess import augmented, preprocess
 
+#: Part of the cache's file name; raised when the pixels reaching the backbone change (2: transparent,
+#: palette and 16-bit images converted by curate.pixels.to_rgb), so no vector from before is served.
+PIXELS_VERSION = "-px2"
+
 
 @dataclass(frozen=True)
 class Job:
@@ -52,7 +56,7 @@ class BottleneckCache:
     def __init__(self, folder: Path, backbone_id: str) -> None:
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            self.file = folder / f"bottlenecks-{_safe(backbone_id)}.sqlite"
+            self.file = folder / f"bottlenecks-{_safe(backbone_id)}{PIXELS_VERSION}.sqlite"
             self._db = sqlite3.connect(self.file)
             # A cache: WAL without a sync per commit keeps it consistent after a crash and makes commits cheap.
             self._db.execute("PRAGMA journal_mode=WAL")

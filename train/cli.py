@@ -10,12 +10,11 @@ import argparse
 import json
 import sys
 
-from retrainkit.cli import OneLineParser, run_command
 from curate.tree import check_dataset
+from retrainkit.cli import OneLineParser, run_command
 
 from .image_bytes import check_model_dir, checked_bytes
 from .quiet_tf import import_tensorflow
-
 
 
 def build_train_parser() -> argparse.ArgumentParser:

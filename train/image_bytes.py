@@ -1,8 +1,10 @@
-"""The bytes handed to the model: the file itself, or a lossless PNG of it when TensorFlow cannot decode it.
+"""The bytes handed to the model: the file itself, or a lossless RGB PNG of it when TensorFlow would not read it as we do.
 
-TensorFlow decodes JPEG, PNG, GIF and BMP; Pillow reads many more (WebP, TIFF, CMYK JPEGs...).
-Training and `classify` both go through this one function, so a file reaches the model the same
-way in both, and the SavedModel itself only ever sees formats it decodes.
+TensorFlow decodes plain 8-bit RGB or grey JPEG, PNG and BMP files the way Pillow does; Pillow reads
+many more (WebP, TIFF, GIF, CMYK JPEGs, palette, bilevel, 16-bit and transparent images). Those go
+through `curate.pixels.to_rgb`, the conversion curation hashes with (transparency on white, wide
+samples scaled to 8 bits). Training and `classify` both go through this one decision, so a file
+reaches the model the same way in both, and the SavedModel only ever sees files it decodes alike.
 """
 
 from __future__ import annotations
@@ -12,26 +14,28 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from curate.pixels import has_transparency, to_rgb
+
 from .errors import TrainError
 
-#: What the SavedModel decodes itself; other formats are converted to PNG before they reach it.
-TF_FORMATS = frozenset({"JPEG", "PNG", "GIF", "BMP"})
-#: JPEG colour modes TensorFlow's decoder handles; others (CMYK, YCCK) go through Pillow.
-_TF_JPEG_MODES = frozenset({"RGB", "L"})
+#: What the SavedModel decodes itself, as Pillow does; other formats are converted to PNG first.
+TF_FORMATS = frozenset({"JPEG", "PNG", "BMP"})
+#: Modes TensorFlow decodes as Pillow does (no palette, alpha, 1-bit, 16-bit or CMYK).
+_TF_MODES = frozenset({"RGB", "L"})
 
 
-def needs_conversion(image_format: str, mode: str) -> bool:
-    return image_format not in TF_FORMATS or (image_format == "JPEG" and mode not in _TF_JPEG_MODES)
+def needs_conversion(image_format: str, mode: str, transparent: bool = False) -> bool:
+    return image_format not in TF_FORMATS or mode not in _TF_MODES or transparent
 
 
 def model_bytes(path: str | Path) -> bytes:
     data = Path(path).read_bytes()
     try:
         with Image.open(io.BytesIO(data)) as image:
-            if not needs_conversion(image.format or "", image.mode):
+            if not needs_conversion(image.format or "", image.mode, has_transparency(image)):
                 return data
             exif = image.getexif()
-            upright = image.convert("RGB")
+            upright = to_rgb(image)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise TrainError(f"{path}: not an image Pillow can read ({type(error).__name__})") from None
     buffer = io.BytesIO()

@@ -132,10 +132,10 @@ def _labels(root: Path, usable: list[curate.ImageRecord]) -> list[str]:
 
 
 def _jobs(root: Path, usable: list[curate.ImageRecord], placement: dict[str, str], augment: int) -> list[Job]:
-    jobs = [Job(key_for(r.sha256), root / r.path, 0, needs_conversion(r.format, r.mode)) for r in usable]
+    jobs = [Job(key_for(r.sha256), root / r.path, 0, needs_conversion(r.format, r.mode, r.transparent)) for r in usable]
     for record in usable:
         if placement[record.path] == TRAIN:
-            convert = needs_conversion(record.format, record.mode)
+            convert = needs_conversion(record.format, record.mode, record.transparent)
             jobs.extend(Job(key_for(record.sha256, k), root / record.path, k, convert) for k in range(1, augment + 1))
     return list(dict.fromkeys(jobs))  # identical files share one vector
 
