@@ -19,7 +19,8 @@ from .tree import CURATE_DIR
 REVIEWED_NAME = "reviewed.json"
 SUSPECTS_NAME = "suspects.json"
 #: Display order of flagged sections; images in none of them come last.
-SECTION_ORDER = ("conflict", "duplicates", "corrupt", "tiny", "other", "suspect")
+#: Suspects (mislabeled or off-topic photos found by `train`) lead: they are what a keyword search gets wrong most.
+SECTION_ORDER = ("suspect", "conflict", "duplicates", "corrupt", "tiny", "other")
 
 
 class ReviewMemory:
@@ -79,7 +80,8 @@ def page_state(analysis: Analysis, seen_before: set[str], show_all: bool) -> dic
 def _display_order(image: dict) -> tuple:
     """Flagged sections first; in a duplicate group the kept copy leads, its copies follow."""
     section = SECTION_ORDER.index(image["section"]) if image["section"] in SECTION_ORDER else len(SECTION_ORDER)
-    return section, image["group"] or "", image["keep"] != image["path"], image["path"]
+    suspicion = -image["suspect"]["score"] if image["suspect"] else 0.0
+    return section, suspicion, image["group"] or "", image["keep"] != image["path"], image["path"]
 
 
 def _image(record: ImageRecord, group: dict | None, rejected: dict[str, str], suspects: dict[str, dict], new: bool) -> dict:
@@ -105,6 +107,8 @@ def _image(record: ImageRecord, group: dict | None, rejected: dict[str, str], su
 def _section(record: ImageRecord, group: dict | None, suspect: dict | None) -> str:
     """A duplicate group's members all go in its section, the kept copy too, so they sit side by side."""
     flags = set(record.flags)
+    if suspect and record.ok:
+        return "suspect"
     if group:
         return "conflict" if group["conflict"] else "duplicates"
     if not record.ok:
@@ -113,8 +117,6 @@ def _section(record: ImageRecord, group: dict | None, suspect: dict | None) -> s
         return "tiny"
     if flags:
         return "other"
-    if suspect:
-        return "suspect"
     return "rest"
 
 
@@ -128,8 +130,11 @@ def _groups(analysis: Analysis) -> dict[str, dict]:
 
 
 def _suspects(root: Path) -> dict[str, dict]:
+    """path -> what the page shows of a suspect; an absent or unreadable file means no suspects."""
     try:
         rows = json.loads((root / CURATE_DIR / SUSPECTS_NAME).read_text())
-        return {row["path"]: {"predicted": row["predicted"], "probability": row["probability"]} for row in rows}
-    except (OSError, ValueError, KeyError, TypeError):
+        return {row["path"]: {"kind": row["kind"], "score": float(row["score"]), "reason": row["reason"],
+                              "looks_like": row.get("looks_like"), "imagenet": list(row.get("imagenet") or [])}
+                for row in rows}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}

@@ -243,3 +243,27 @@ def test_the_server_binds_loopback_only(tree):
         assert request(running, "GET", "/api/state")[0] == 200
     finally:
         running.stop()
+
+
+def test_suspects_come_first_with_their_reason_and_can_be_rejected(tree, page):
+    """suspects.json as `train` writes it: the page leads each label with its suspects, most suspicious first."""
+    write(tree / ".curate" / "suspects.json", json.dumps([
+        {"path": "rose/c.jpg", "label": "rose", "kind": "off-topic", "score": 0.9, "looks_like": None,
+         "reason": "unlike the other rose photos", "imagenet": ["wine bottle", "person"]},
+        {"path": "rose/b.jpg", "label": "rose", "kind": "mislabeled", "score": 0.5, "looks_like": "tulip",
+         "reason": "looks like tulip (80%) to a model that never saw it", "imagenet": ["daisy"]},
+    ]).encode())
+    running = start(tree)
+    try:
+        page.goto(running.url)
+        page.wait_for_selector(".card")
+        assert page.locator(".section").all_inner_texts()[0].lower().startswith("suspects")
+        cards = page.locator(".card")
+        assert [cards.nth(0).get_attribute("data-path"), cards.nth(1).get_attribute("data-path")] == ["rose/c.jpg", "rose/b.jpg"]
+        first = cards.nth(0).inner_text()
+        assert "off-topic?" in first and "looks like: wine bottle, person" in first and "unlike the other rose photos" in first
+        assert "mislabeled? looks like tulip" in cards.nth(1).inner_text()
+        page.keyboard.press("x")  # the first card is selected: rejecting a suspect works as for any image
+        wait_for(lambda: "rose/c.jpg" in rejects(tree))
+    finally:
+        running.stop()

@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from curate.tree import check_dataset
 from retrainkit.cli import OneLineParser, run_command
 
+from .errors import TrainError
 from .image_bytes import check_model_dir, checked_bytes
 from .quiet_tf import import_tensorflow
 
@@ -34,6 +36,12 @@ def build_train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--cache-dir", help="bottleneck cache folder (default DATASET/.cache)")
     parser.add_argument("--tflite", action="store_true", help="also write float16 and int8 TensorFlow Lite models")
+    parser.add_argument("--suspects-only", action="store_true",
+                        help="find mislabeled and off-topic photos (DATASET/.curate/suspects.json), train no model")
+    parser.add_argument("--no-suspects", dest="suspects", action="store_false", help="skip the suspects step")
+    parser.add_argument("--drop-suspects", action="store_true",
+                        help="leave suspects out of the training split (never off the disk) and report the accuracy either way")
+    parser.add_argument("--folds", type=int, help="cross-validation folds that judge suspects (default 5)")
     parser.add_argument("--config", help="settings file (default ./config.toml when present)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     return parser
@@ -55,12 +63,19 @@ def train_main(argv: list[str] | None = None) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     check_dataset(args.dataset)  # answer a wrong path before TensorFlow takes seconds to load
+    if args.suspects_only and (args.drop_suspects or not args.suspects or args.tflite or args.out):
+        raise TrainError("--suspects-only trains no model: leave out --drop-suspects, --no-suspects, --tflite and --out")
     import_tensorflow()
-    from .pipeline import train
+    from .pipeline import find_suspects_in, train
 
     options = {name: getattr(args, name) for name in (
-        "backbone", "image_size", "epochs", "steps", "batch_size", "learning_rate", "val_pct", "test_pct", "augment", "seed", "cache_dir")}
-    result = train(args.dataset, out=args.out, config=args.config, progress=not args.quiet, tflite=args.tflite, **options)
+        "backbone", "image_size", "epochs", "steps", "batch_size", "learning_rate", "val_pct", "test_pct", "augment", "seed",
+        "cache_dir", "folds")}
+    if args.suspects_only:
+        print(find_suspects_in(args.dataset, config=args.config, progress=not args.quiet, **options).summary(Path(args.dataset)))
+        return 0
+    result = train(args.dataset, out=args.out, config=args.config, progress=not args.quiet, tflite=args.tflite,
+                   suspects=args.suspects, drop_suspects=args.drop_suspects, **options)
     print(result.summary())
     return 0
 

@@ -12,6 +12,7 @@ TensorFlow (extra pixel at the bottom/right), which is how these weights were tr
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -94,3 +95,12 @@ def _block(x, state, index: int, cin: int, expanded: int, kernel: int, cout: int
     if stride == 1 and cin == cout:
         x = keras.layers.Add(name=f"block{index}_add")([shortcut, x])
     return x
+
+
+@functools.cache
+def imagenet_classifier() -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """The checkpoint's own ImageNet layer, which sits on the same 1280 pooled features we cache,
+    and the 1000 class names (ILSVRC-2012 order): a free, offline answer to "what is in this photo"."""
+    state = load_legacy_state_dict(weights_file())
+    names = tuple(Path(__file__).with_name("imagenet_classes.txt").read_text().splitlines())
+    return state["_fc.weight"].T.astype(np.float32), state["_fc.bias"].astype(np.float32), names

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,10 +21,9 @@ import tensorflow as tf
 
 import curate
 from curate.settings import CurateSettings
-from curate.tree import CURATE_DIR
 from curate.tree import labels as tree_labels
 
-from . import backbones
+from . import backbones, efficientnet_lite
 from .bottlenecks import BottleneckCache, Job, extract, key_for
 from .errors import TrainError
 from .evaluate import Evaluation, evaluate, write
@@ -30,10 +31,11 @@ from .export import export
 from .head import History, train_head
 from .image_bytes import needs_conversion
 from .settings import TrainSettings
-from .split import TEST, TRAIN, VALIDATION, split
+from .split import TEST, TRAIN, VALIDATION, folds, split
+from .suspects import SuspectReport, find_suspects, write_suspects
 
-SUSPECT_BELOW = 0.2
-
+#: Fold heads train for the main head's early-stopped epoch count, but never fewer than this.
+MIN_FOLD_EPOCHS = 10
 
 @dataclass
 class TrainResult:
@@ -47,6 +49,11 @@ class TrainResult:
     skipped: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     extracted: int = 0
+    suspects: SuspectReport | None = None
+    #: with --drop-suspects: the training images left out, and the test accuracy a head trained with them got
+    dropped: list[str] = field(default_factory=list)
+    accuracy_with_suspects: float | None = None
+    dataset: Path = Path(".")
 
     def summary(self) -> str:
         lines = [
@@ -59,6 +66,11 @@ class TrainResult:
         if self.skipped:
             lines += ["", f"Skipped {len(self.skipped)} unusable files: " + ", ".join(f"{p} ({why})" for p, why in list(self.skipped.items())[:5])
                       + (" ..." if len(self.skipped) > 5 else "")]
+        if self.suspects is not None:
+            lines += ["", self.suspects.summary(self.dataset)]
+        if self.accuracy_with_suspects is not None:
+            lines.append(f"Trained without {len(self.dropped)} suspects (--drop-suspects): test accuracy "
+                         f"{self.evaluation.accuracy * 100:.1f}%, with them {self.accuracy_with_suspects * 100:.1f}%.")
         lines += ["", f"Model: {self.out}/saved_model (labels.txt, metrics.json, report.md, confusion_matrix.png, logs/) "
                       f"in {self.seconds:.0f} s, {self.extracted} bottlenecks computed.",
                   f"Try it: classify {self.out} IMAGE..."]
@@ -66,22 +78,99 @@ class TrainResult:
 
 
 def train(dataset: str | os.PathLike, *, out: str | os.PathLike | None = None, config: str | os.PathLike | None = None,
-          progress: bool = True, tflite: bool = False, **options: object) -> TrainResult:
+          progress: bool = True, tflite: bool = False, suspects: bool = True, drop_suspects: bool = False,
+          **options: object) -> TrainResult:
     """Train a classifier on DATASET/<label>/ images; keyword options are TrainSettings fields.
 
     `tflite=True` also writes model_float16.tflite and model_int8.tflite beside the SavedModel.
+    `suspects` judges every image out of fold and writes DATASET/.curate/suspects.json;
+    `drop_suspects` also leaves them out of the training split (never off the disk).
 
     >>> result = train("dataset", epochs=50, augment=2)    # doctest: +SKIP
     >>> result.evaluation.accuracy                         # doctest: +SKIP
     0.95
     """
     started = time.perf_counter()
+    run = _prepare(dataset, config, progress, options)
+    settings, data, labels = run.settings, run.data, run.labels
+    target = Path(out) if out else Path("models") / run.root.resolve().name
+    _prepare_out(target)
+    head, history = train_head(*data[TRAIN][:2], *data[VALIDATION][:2], len(labels), settings, target / "logs", progress)
+    with ThreadPoolExecutor(1, thread_name_prefix="suspects") as background:
+        # Unless the suspects change what is trained, they are judged while the model is exported:
+        # export is mostly Python (tracing, writing), the fold heads mostly TensorFlow kernels.
+        pending = background.submit(_judge, run, history.best_epoch) if suspects and not drop_suspects else None
+        result = _finish(run, target, head, history, tflite, drop_suspects, progress, started)
+        if pending is not None:
+            result.suspects = pending.result()
+    return result
+
+
+def _finish(run: _Run, target: Path, head, history: History, tflite: bool, drop_suspects: bool, progress: bool,
+            started: float) -> TrainResult:
+    """Evaluate, export and report; with `drop_suspects`, first train again without them."""
+    settings, data, labels = run.settings, run.data, run.labels
+    report = _judge(run, history.best_epoch) if drop_suspects else None
+    dropped: list[str] = []
+    accuracy_with = None
+    if report is not None and report.suspects:
+        accuracy_with = _accuracy(head, *data[TEST][:2])
+        dropped = sorted({p for p in data[TRAIN][2] if p in report.paths})
+        data[TRAIN] = _without(data[TRAIN], report.paths)
+        head, history = train_head(*data[TRAIN][:2], *data[VALIDATION][:2], len(labels), settings, target / "logs", progress)
+    validation_accuracy = _accuracy(head, *data[VALIDATION][:2])
+    test_probabilities = _probabilities(head, data[TEST][0])
+    evaluation = evaluate(test_probabilities, data[TEST][1], data[TEST][2], labels)
+
+    export(target, run.backbone, head, labels)
+    if tflite:
+        from .tflite import export_tflite
+
+        export_tflite(target, run.backbone, head, [run.root / r.path for r in run.usable if run.placement[r.path] == TRAIN])
+    counts = {name: len(set(data[name][2])) for name in (TRAIN, VALIDATION, TEST)}
+    _write_outputs(target, run.root, evaluation, run.placement, labels, run.backbone, settings, validation_accuracy, counts,
+                   data[TEST], test_probabilities, dropped)
+    return TrainResult(target, labels, evaluation, history, validation_accuracy, counts, run.skipped,
+                       time.perf_counter() - started, run.extracted, report, dropped, accuracy_with, run.root)
+
+
+def find_suspects_in(dataset: str | os.PathLike, *, config: str | os.PathLike | None = None, progress: bool = True,
+                     **options: object) -> SuspectReport:
+    """Suspects without a model: extraction (cached), the head on the split for its epoch count, then the folds.
+
+    For the flow collect -> curate review -> find suspects -> review -> train.
+    """
+    run = _prepare(dataset, config, progress, options)
+    with tempfile.TemporaryDirectory() as logs:
+        _, history = train_head(*run.data[TRAIN][:2], *run.data[VALIDATION][:2], len(run.labels), run.settings, Path(logs), False)
+    return _judge(run, history.best_epoch)
+
+
+@dataclass
+class _Run:
+    """What every use of a dataset needs before a head is trained: images, split, cached vectors."""
+
+    root: Path
+    settings: TrainSettings
+    analysis: curate.Analysis
+    usable: list[curate.ImageRecord]
+    skipped: dict[str, str]
+    labels: list[str]
+    placement: dict[str, str]
+    backbone: backbones.Backbone
+    data: dict[str, tuple[np.ndarray, np.ndarray, list[str]]]
+    #: the plain (not augmented) vector of every usable image, in `usable` order
+    plain: np.ndarray
+    extracted: int
+
+
+def _prepare(dataset, config, progress: bool, options: dict) -> _Run:
     settings = TrainSettings.load(config, **options)
     analysis = curate.analyse(dataset, CurateSettings.load(config), progress=progress)
     root = analysis.root
     usable, skipped = _usable(analysis)
     labels = _labels(root, usable)
-    placement = split(usable, [[m.path for m in g.members] for g in analysis.groups], settings.val_pct, settings.test_pct)
+    placement = split(usable, _groups(analysis), settings.val_pct, settings.test_pct)
 
     backbone = backbones.load(settings.backbone, settings.image_size)
     cache = BottleneckCache(Path(settings.cache_dir) if settings.cache_dir else root / ".cache", backbone.id)
@@ -92,27 +181,35 @@ def train(dataset: str | os.PathLike, *, out: str | os.PathLike | None = None, c
         skipped.update({path: "TensorFlow could not decode it" for path in unreadable})
         usable = [r for r in usable if r.path not in unreadable]
         data = _arrays(usable, placement, labels, cache, settings.augment, {j.key for j in failed})
+        plain = cache.get([key_for(r.sha256) for r in usable])
     finally:
         cache.close()
+    return _Run(root, settings, analysis, usable, skipped, labels, placement, backbone, data, plain, extracted)
 
-    target = Path(out) if out else Path("models") / root.resolve().name
-    _prepare_out(target)
-    head, history = train_head(*data[TRAIN][:2], *data[VALIDATION][:2], len(labels), settings, target / "logs", progress)
-    validation_accuracy = _accuracy(head, *data[VALIDATION][:2])
-    test_probabilities = _probabilities(head, data[TEST][0])
-    evaluation = evaluate(test_probabilities, data[TEST][1], data[TEST][2], labels)
 
-    export(target, backbone, head, labels)
-    if tflite:
-        from .tflite import export_tflite
+def _groups(analysis: curate.Analysis) -> list[list[str]]:
+    return [[m.path for m in g.members] for g in analysis.groups]
 
-        export_tflite(target, backbone, head, [root / r.path for r in usable if placement[r.path] == TRAIN])
-    counts = {name: len(set(data[name][2])) for name in (TRAIN, VALIDATION, TEST)}
-    _write_outputs(target, root, evaluation, placement, labels, backbone, settings, validation_accuracy, counts,
-                   data[TEST], test_probabilities)
-    _write_suspects(root, head, labels, data)
-    return TrainResult(target, labels, evaluation, history, validation_accuracy, counts, skipped,
-                       time.perf_counter() - started, extracted)
+
+def _judge(run: _Run, best_epoch: int) -> SuspectReport:
+    """Out-of-fold suspects over every usable image, written to DATASET/.curate/suspects.json."""
+    started = time.perf_counter()
+    groups = _groups(run.analysis)
+    index = {label: i for i, label in enumerate(run.labels)}
+    paths = [r.path for r in run.usable]
+    truth = np.array([index[r.label] for r in run.usable], dtype=np.int64)
+    fold_of = folds(run.usable, groups, run.settings.folds)
+    imagenet = efficientnet_lite.imagenet_classifier() if run.backbone.name == backbones.EMBEDDED else None
+    report = find_suspects(paths, truth, run.labels, run.plain, fold_of, groups, run.settings,
+                           max(best_epoch, MIN_FOLD_EPOCHS), imagenet)
+    write_suspects(run.root, report)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _without(rows: tuple[np.ndarray, np.ndarray, list[str]], paths: set[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    keep = [i for i, p in enumerate(rows[2]) if p not in paths]
+    return rows[0][keep], rows[1][keep], [rows[2][i] for i in keep]
 
 
 def _usable(analysis: curate.Analysis) -> tuple[list[curate.ImageRecord], dict[str, str]]:
@@ -186,7 +283,8 @@ def _prepare_out(target: Path) -> None:
         raise TrainError(f"cannot write the model to {target}: {error.strerror or error}; choose another --out") from None
 
 
-def _write_outputs(target, root, evaluation, placement, labels, backbone, settings, validation_accuracy, counts, test, test_probabilities) -> None:
+def _write_outputs(target, root, evaluation, placement, labels, backbone, settings, validation_accuracy, counts, test, test_probabilities,
+                   dropped: list[str]) -> None:
     (target / "split.json").write_text(json.dumps(
         {name: sorted(p for p, s in placement.items() if s == name) for name in (TRAIN, VALIDATION, TEST)}, indent=1))
     extra = {
@@ -196,6 +294,7 @@ def _write_outputs(target, root, evaluation, placement, labels, backbone, settin
         "images": counts,
         "validation_accuracy": validation_accuracy,
         "settings": settings.__dict__,
+        "dropped_suspects": dropped,
         "test_predictions": [
             {"path": path, "true": labels[t], "probabilities": [float(p) for p in row]}
             for path, t, row in zip(test[2], test[1], test_probabilities)
@@ -206,25 +305,3 @@ def _write_outputs(target, root, evaluation, placement, labels, backbone, settin
         folder = target / "misclassified" / f"{mistake.true}_as_{mistake.predicted}"
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / mistake.path, folder / Path(mistake.path).name)
-
-
-def _write_suspects(root: Path, head, labels: list[str], data: dict) -> None:
-    """Images the trained model finds unlike their own label: candidates for the review page to show first."""
-    suspects = []
-    for name in (TRAIN, VALIDATION, TEST):
-        features, truth, paths = data[name]
-        if not len(features):
-            continue
-        probabilities = _probabilities(head, features)
-        seen = set()
-        for path, t, row in zip(paths, truth, probabilities):
-            if path in seen:
-                continue  # augmented variants share the path; the plain one comes first
-            seen.add(path)
-            if row[t] < SUSPECT_BELOW:
-                best = int(row.argmax())
-                suspects.append({"path": path, "label": labels[t], "predicted": labels[best],
-                                 "probability": float(row[best]), "own_label_probability": float(row[t]), "split": name})
-    folder = root / CURATE_DIR
-    folder.mkdir(exist_ok=True)
-    (folder / "suspects.json").write_text(json.dumps(sorted(suspects, key=lambda s: s["own_label_probability"]), indent=1))

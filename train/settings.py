@@ -34,6 +34,15 @@ class TrainSettings:
     cache_dir: str = ""
     #: images per batch when extracting bottlenecks
     extract_batch: int = 32
+    #: folds of the cross-validation that judges suspects (each image by a head that never saw it)
+    folds: int = 5
+    #: a photo is a mislabel suspect when another label's out-of-fold probability reaches that label's
+    #: own confidence threshold and beats the photo's own label by at least this much (0-1);
+    #: chosen with bench/suspects.py
+    suspect_margin: float = 0.7
+    #: a photo is off-topic when its distance to its label's nearest photos is this many robust
+    #: spreads (MAD) above the label's median; chosen with bench/suspects.py
+    offtopic_z: float = 2.5
 
     @classmethod
     def load(cls, config: str | Path | None = None, **overrides: object) -> "TrainSettings":
@@ -51,6 +60,8 @@ class TrainSettings:
             raise TrainError("--learning-rate must be above 0")
         if not 0 <= self.dropout < 1:
             raise TrainError("--dropout must be in [0, 1)")
+        if self.folds < 2:
+            raise TrainError("--folds must be at least 2")
         return self
 
     def but(self, **changes: object) -> "TrainSettings":

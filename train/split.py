@@ -52,6 +52,19 @@ def split(records: list[ImageRecord], groups: list[list[str]], val_pct: float, t
     return {member.path: place[index] for index, unit in enumerate(units) for member in unit.members}
 
 
+def folds(records: list[ImageRecord], groups: list[list[str]], k: int) -> dict[str, int]:
+    """path -> fold 0..k-1 for cross-validation: near-duplicate groups share a fold, and each label is
+    dealt round the folds in hash order, so every fold holds about 1/k of every label."""
+    dealt: dict[str, int] = defaultdict(int)
+    fold_of: dict[str, int] = {}
+    for unit in sorted(_units(records, groups), key=lambda u: (min(u.labels), u.position)):
+        label = min(unit.labels)
+        for member in unit.members:
+            fold_of[member.path] = dealt[label] % k
+        dealt[label] += 1
+    return fold_of
+
+
 def _units(records: list[ImageRecord], groups: list[list[str]]) -> list[_Unit]:
     by_path = {r.path: r for r in records}
     taken: set[str] = set()

@@ -4,7 +4,7 @@
 const TOKEN = document.querySelector('meta[name="review-token"]').content;
 const PAGE = 240; // cards added at a time; more come as the user scrolls, so 10,000 images stay responsive
 const SECTIONS = {conflict: "label conflicts", duplicates: "duplicates", corrupt: "corrupt or unreadable",
-                  tiny: "tiny", other: "other flags", suspect: "mislabel suspects", rest: "everything else"};
+                  tiny: "tiny", other: "other flags", suspect: "suspects: mislabeled or off-topic", rest: "everything else"};
 
 let state = null;
 let labelIndex = 0;
@@ -125,7 +125,15 @@ function card(img, index) {
   const badges = document.createElement("div");
   for (const flag of img.flags) badges.append(badge(flag, ""));
   if (img.group && img.keep === img.path) badges.append(badge("kept copy", "keep"));
-  if (img.suspect) badges.append(badge(`looks like ${img.suspect.predicted} (${Math.round(img.suspect.probability * 100)}%)`, "suspect"));
+  if (img.suspect) {
+    badges.append(badge(img.suspect.kind === "mislabeled" ? `mislabeled? looks like ${img.suspect.looks_like}` : "off-topic?", "suspect"));
+    const seen = img.suspect.imagenet.join(", ");
+    if (seen) badges.append(badge(img.suspect.kind === "off-topic" ? `looks like: ${seen}` : `ImageNet: ${seen}`, "hint"));
+    const reason = document.createElement("div");
+    reason.className = "suspect-reason";
+    reason.textContent = img.suspect.reason;
+    badges.append(reason);
+  }
   if (img.new && state.mode === "all") badges.append(badge("new", "new"));
   if (img.rejected && img.reason) badges.append(badge(`rejected: ${img.reason}`, ""));
   div.append(badges);

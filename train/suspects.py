@@ -1,0 +1,241 @@
+"""Suspects: the photos a keyword search filed wrongly, judged by heads that never saw them.
+
+A head trained on every image and then asked about those same images has learnt their labels,
+right or wrong, so it vouches for most mislabeled photos. Here each image is judged out of fold
+(k-fold cross-validation of the same head on the cached bottlenecks, near-duplicates kept in
+one fold), and two kinds of suspect come out:
+
+- mislabeled: the out-of-fold head is confident the photo belongs to another label. Confidence
+  is measured per label, as confident learning does (Northcutt et al. 2021): a photo counts as
+  "confidently label j" when its probability for j reaches the average probability that photos
+  filed under j get for j. One global cut-off would flag every photo of a hard label.
+- off-topic: the photo is unlike its own label. In feature space its nearest neighbours within
+  the label are far away compared with how far they are for the label's other photos (a robust
+  z-score: median and MAD per label), and farther than the label's photos usually are from other
+  labels, so a rose among daisies, a wine bottle among roses or a portrait of someone called Rose
+  stands out even when no label fits it. A photo that no label fits (its own label improbable to
+  the out-of-fold head, and no other label likely) is off-topic too.
+
+With the embedded backbone each suspect also gets the ImageNet classifier's guess at what the
+photo shows ("looks like: wine bottle, person"), from the same cached features.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from curate.tree import CURATE_DIR
+
+from .head import FoldHeads
+from .settings import TrainSettings
+
+SUSPECTS_NAME = "suspects.json"
+MISLABELED, OFF_TOPIC = "mislabeled", "off-topic"
+#: Below this many images a label cannot be judged: its photos' neighbours and folds say too little.
+MIN_IMAGES = 10
+#: Nearest neighbours within the label whose mean distance measures how typical a photo is.
+NEIGHBOURS = 10
+#: The spread used for the off-topic z-score is at least this share of the label's median distance,
+#: so a label of near-identical photos does not turn tiny differences into outliers (on real photo
+#: labels, flowers-dev's, the MAD-based spread is 0.24-0.36 of the median, well above it).
+SPREAD_FLOOR = 0.2
+#: An off-topic photo is at least this share of the label's usual distance to other labels away from
+#: its own label (flowers-dev's off-topic photos: 1.5-2x; the edge of a tight label: far less).
+FAR_SHARE = 0.25
+#: ImageNet guesses below this probability are not worth showing.
+HINT_AT_LEAST = 0.05
+#: A photo whose own label gets less than this out of fold is a suspect even when no label fits it.
+OWN_LABEL_BELOW = 0.1
+#: First-round rules, looser than the final ones: photos they catch are not learnt from in round two.
+FIRST_ROUND_MARGIN, FIRST_ROUND_Z, FIRST_ROUND_OWN = 0.3, 2.5, 0.2
+
+
+@dataclass
+class Suspect:
+    path: str
+    label: str
+    kind: str
+    #: higher is more suspicious; mislabeled: the other label's probability minus the own label's (0-1);
+    #: off-topic: the robust z-score of the distance to its own label's photos, divided by 10, at most 1
+    score: float
+    reason: str
+    #: for mislabeled: the label the photo looks like
+    looks_like: str | None = None
+    #: what the ImageNet classifier sees (embedded backbone only), most likely first
+    imagenet: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SuspectReport:
+    suspects: list[Suspect]
+    #: labels too small to judge (label -> images)
+    too_small: dict[str, int]
+    #: out-of-fold accuracy over the judged images: a cross-validated accuracy for free
+    cross_validated_accuracy: float
+    folds: int
+    seconds: float = 0.0
+
+    @property
+    def paths(self) -> set[str]:
+        return {s.path for s in self.suspects}
+
+    def count(self, kind: str) -> int:
+        return sum(1 for s in self.suspects if s.kind == kind)
+
+    def summary(self, dataset: Path) -> str:
+        lines = [f"Suspects: {self.count(MISLABELED)} look mislabeled and {self.count(OFF_TOPIC)} off-topic "
+                 f"({self.folds}-fold out-of-fold accuracy {self.cross_validated_accuracy * 100:.1f}%), "
+                 f"listed in {dataset}/{CURATE_DIR}/{SUSPECTS_NAME}; review them with: curate review {dataset}"]
+        if self.too_small:
+            lines.append("Too few images to judge for suspects (at least %d): %s" % (
+                MIN_IMAGES, ", ".join(f"{label} ({n})" for label, n in sorted(self.too_small.items()))))
+        return "\n".join(lines)
+
+
+def find_suspects(paths: list[str], truth: np.ndarray, labels: list[str], features: np.ndarray, fold_of: dict[str, int],
+                  groups: list[list[str]], settings: TrainSettings, epochs: int, imagenet=None) -> SuspectReport:
+    """Judge every image; `fold_of` comes from split.folds(), `groups` are curate's near-duplicate groups."""
+    counts = np.bincount(truth, minlength=len(labels))
+    too_small = {labels[j]: int(n) for j, n in enumerate(counts) if 0 < n < MIN_IMAGES}
+    judged = np.array([counts[t] >= MIN_IMAGES for t in truth])
+    folds = np.array([fold_of[p] for p in paths])
+    k = int(folds.max()) + 1 if len(folds) else 0
+    if judged.sum() < 2 * MIN_IMAGES or k < 2 or (counts >= MIN_IMAGES).sum() < 2:
+        return SuspectReport([], too_small, 0.0, k)
+    unusual = _neighbour_z(paths, truth, len(labels), features, groups, judged)
+    heads = FoldHeads(features, truth, folds, len(labels), settings)
+    # Round one (a rough, fast fit) learns from every photo, so the noise it judges also bends what it
+    # learnt. Round two (confident learning's "prune, then train again") learns only from the photos
+    # round one found plausible, with the head's own settings.
+    first = heads.fit(epochs, speed_up=4)
+    own = first[np.arange(len(truth)), truth]
+    doubtful = (_confidently_other(first, truth, judged, FIRST_ROUND_MARGIN) >= 0) | (unusual >= FIRST_ROUND_Z) | (own < FIRST_ROUND_OWN)
+    probabilities = heads.fit(epochs, trusted=~(doubtful & judged))
+    accuracy = float((probabilities.argmax(axis=1) == truth)[judged].mean())
+    suspects = _classify(paths, truth, labels, probabilities, unusual, judged, settings)
+    if imagenet is not None:
+        _add_hints(suspects, paths, features, imagenet)
+    suspects.sort(key=lambda s: -s.score)
+    return SuspectReport(suspects, too_small, accuracy, k)
+
+
+def _confidently_other(probabilities: np.ndarray, truth: np.ndarray, judged: np.ndarray, margin: float) -> np.ndarray:
+    """Per photo, the other label it confidently belongs to, or -1 (confident learning's per-label thresholds).
+
+    A photo is "confidently label j" when its probability for j reaches the average probability
+    that photos filed under j get for j; among such labels the likeliest counts, and only when it
+    beats the photo's own label by `margin`.
+    """
+    count, classes = probabilities.shape
+    thresholds = np.array([probabilities[truth == j, j].mean() if (truth == j).any() else 1.0 for j in range(classes)])
+    judged_label = np.bincount(truth[judged], minlength=classes) > 0
+    confident = (probabilities >= thresholds[None, :]) & judged_label[None, :]
+    confident[np.arange(count), truth] = False
+    other = np.argmax(np.where(confident, probabilities, -1.0), axis=1)
+    gap = probabilities[np.arange(count), other] - probabilities[np.arange(count), truth]
+    return np.where(confident.any(axis=1) & (gap >= margin) & judged, other, -1)
+
+
+def _classify(paths, truth, labels, probabilities, unusual, judged, settings: TrainSettings) -> list[Suspect]:
+    count = len(truth)
+    own = probabilities[np.arange(count), truth]
+    other = _confidently_other(probabilities, truth, judged, settings.suspect_margin)
+    best_other = np.argmax(np.where(np.eye(len(labels), dtype=bool)[truth], -1.0, probabilities), axis=1)
+    found = []
+    for i in np.flatnonzero(judged):
+        label = labels[truth[i]]
+        if other[i] >= 0 or (own[i] < OWN_LABEL_BELOW and unusual[i] < settings.offtopic_z and probabilities[i, best_other[i]] >= 0.5):
+            j = other[i] if other[i] >= 0 else best_other[i]
+            found.append(Suspect(paths[i], label, MISLABELED, round(float(probabilities[i, j] - own[i]), 4),
+                                 f"looks like {labels[j]} ({probabilities[i, j] * 100:.0f}%) to a model that never saw it; "
+                                 f"{label} only {own[i] * 100:.0f}%", looks_like=labels[j]))
+        elif unusual[i] >= settings.offtopic_z:
+            found.append(Suspect(paths[i], label, OFF_TOPIC, round(min(1.0, float(unusual[i]) / 10), 4),
+                                 f"unlike the other {label} photos: its nearest ones are {unusual[i]:.1f} spreads further away "
+                                 f"than usual"))
+        elif own[i] < OWN_LABEL_BELOW:
+            found.append(Suspect(paths[i], label, OFF_TOPIC, round(float(1 - own[i]) / 2, 4),
+                                 f"fits no label well: {label} only {own[i] * 100:.0f}% to a model that never saw it, "
+                                 f"no other above {probabilities[i, best_other[i]] * 100:.0f}%"))
+    return found
+
+
+def _neighbour_z(paths, truth, classes: int, features, groups, judged) -> np.ndarray:
+    """Per photo, how far its nearest photos of the same label are, in robust spreads above the label's median.
+
+    Only photos at least FAR_SHARE of the way from their own label to where the other labels usually
+    are get a score (the rest get 0): in a label of near-identical pictures the one at the edge is
+    far in spreads, yet still close to its label.
+    """
+    unit = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+    group_of = {p: n for n, members in enumerate(groups) for p in members}
+    z = np.zeros(len(truth))
+    for j in range(classes):
+        members = np.flatnonzero((truth == j) & judged)
+        if len(members) < MIN_IMAGES:
+            continue
+        distance = _neighbour_distance(unit[members], [group_of.get(paths[i]) for i in members])
+        median = float(np.median(distance))
+        spread = max(1.4826 * float(np.median(np.abs(distance - median))), SPREAD_FLOOR * median, 1e-6)
+        far_enough = distance >= FAR_SHARE * _distance_to_other_labels(unit, truth, j)
+        z[members] = np.where(far_enough, (distance - median) / spread, 0.0)
+    return z
+
+
+def _distance_to_other_labels(unit: np.ndarray, truth: np.ndarray, label: int, sample: int = 1000) -> float:
+    """The median, over the label's photos, of the mean distance to their nearest photos of other labels
+    (on an evenly spaced sample of each side, so a huge tree costs no more than a large one)."""
+    own, other = np.flatnonzero(truth == label), np.flatnonzero(truth != label)
+    if not len(other):
+        return 0.0
+    own = own[:: max(1, len(own) // sample)]
+    other = other[:: max(1, len(other) // (4 * sample))]
+    neighbours = min(NEIGHBOURS, len(other))
+    block = 1.0 - unit[own] @ unit[other].T
+    return float(np.median(np.partition(block, neighbours - 1, axis=1)[:, :neighbours].mean(axis=1)))
+
+
+def _neighbour_distance(unit: np.ndarray, group: list[int | None], chunk: int = 1024) -> np.ndarray:
+    """Mean cosine distance to the NEIGHBOURS nearest photos of the same label, copies of the photo left out."""
+    count = len(unit)
+    neighbours = min(NEIGHBOURS, count - 1)
+    group_ids = np.array([g if g is not None else -1 - i for i, g in enumerate(group)])
+    out = np.empty(count, np.float64)
+    for start in range(0, count, chunk):
+        block = 1.0 - unit[start:start + chunk] @ unit.T
+        same = group_ids[start:start + chunk, None] == group_ids[None, :]
+        block[same] = np.inf  # itself and its near-duplicates are no evidence that it belongs
+        nearest = np.partition(block, neighbours - 1, axis=1)[:, :neighbours]
+        nearest[np.isinf(nearest)] = np.nan
+        out[start:start + chunk] = np.nanmean(nearest, axis=1) if neighbours else 0.0
+    return np.nan_to_num(out, nan=0.0)
+
+
+def _add_hints(suspects: list[Suspect], paths: list[str], features: np.ndarray, imagenet) -> None:
+    kernel, bias, names = imagenet
+    row = {p: i for i, p in enumerate(paths)}
+    for suspect in suspects:
+        logits = features[row[suspect.path]] @ kernel + bias
+        probabilities = np.exp(logits - logits.max())
+        probabilities /= probabilities.sum()
+        top = np.argsort(-probabilities)[:3]
+        suspect.imagenet = [names[t] for t in top if probabilities[t] >= HINT_AT_LEAST] or [names[top[0]]]
+
+
+def write_suspects(root: Path, report: SuspectReport) -> Path:
+    """Atomically: the review page never reads half a file, and a killed run leaves the old list whole."""
+    folder = root / CURATE_DIR
+    folder.mkdir(exist_ok=True)
+    target = folder / SUSPECTS_NAME
+    temporary = folder / f".{SUSPECTS_NAME}.{os.getpid()}.tmp"
+    try:
+        temporary.write_text(json.dumps([asdict(s) for s in report.suspects], indent=1))
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return target
