@@ -53,10 +53,13 @@ def key_for(sha256: str, variant: int = 0) -> str:
 
 
 class BottleneckCache:
-    def __init__(self, folder: Path, backbone_id: str) -> None:
+    """Vectors by key, one SQLite file per backbone; `kind` names other per-image arrays kept the same
+    way (fine-tuning's activations at a cut point), which are stored flattened."""
+
+    def __init__(self, folder: Path, backbone_id: str, kind: str = "bottlenecks") -> None:
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            self.file = folder / f"bottlenecks-{_safe(backbone_id)}{PIXELS_VERSION}.sqlite"
+            self.file = folder / f"{kind}-{_safe(backbone_id)}{PIXELS_VERSION}.sqlite"
             self._db = sqlite3.connect(self.file)
             # A cache: WAL without a sync per commit keeps it consistent after a crash and makes commits cheap.
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -87,27 +90,33 @@ class BottleneckCache:
         self._db.close()
 
 
-def extract(jobs: list[Job], backbone: Backbone, cache: BottleneckCache, batch_size: int, progress: bool = True) -> tuple[int, list[Job]]:
+def extract(jobs: list[Job], backbone: Backbone, cache: BottleneckCache, batch_size: int, progress: bool = True,
+            network: Callable | None = None, what: str = "bottlenecks") -> tuple[int, list[Job]]:
     """Compute the vectors the cache lacks: (how many were computed, the jobs whose image could not be decoded).
 
-    A file that cannot be decoded is skipped, never fatal; the caller reports it.
+    `network` replaces the backbone's features (fine-tuning's frozen part); its outputs are stored
+    flattened. A file that cannot be decoded is skipped, never fatal; the caller reports it.
     """
     missing = cache.missing([job.key for job in jobs])
     todo = [job for job in jobs if job.key in missing]
     if not todo:
         return 0, []
     features, prepare = _graph_functions(backbone)
+    if network is not None:
+        size = backbone.preprocessing.image_size
+        features = tf.function(lambda images: network(images, training=False),
+                               input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
     batches = [todo[start:start + batch_size] for start in range(0, len(todo), batch_size)]
     with tempfile.TemporaryDirectory(dir=cache.file.parent, prefix=".converted-") as scratch, \
             ThreadPoolExecutor(1, thread_name_prefix="decode") as decoder, \
-            tqdm(total=len(todo), desc="bottlenecks", unit="img", disable=not progress) as bar:
+            tqdm(total=len(todo), desc=what, unit="img", disable=not progress) as bar:
         upcoming = decoder.submit(_decode_batch, batches[0], prepare, Path(scratch))
         for number, batch in enumerate(batches):
             keys, images = upcoming.result()
             if number + 1 < len(batches):  # decode the next batch while the network runs on this one
                 upcoming = decoder.submit(_decode_batch, batches[number + 1], prepare, Path(scratch))
             if images:
-                cache.put(keys, features(tf.stack(images)).numpy())
+                cache.put(keys, features(tf.stack(images)).numpy().reshape(len(keys), -1))
             bar.update(len(batch))
     still_missing = cache.missing([job.key for job in todo])
     return len(todo) - len(still_missing), [job for job in todo if job.key in still_missing]

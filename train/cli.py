@@ -42,6 +42,9 @@ def build_train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--drop-suspects", action="store_true",
                         help="leave suspects out of the training split (never off the disk) and report the accuracy either way")
     parser.add_argument("--folds", type=int, help="cross-validation folds that judge suspects (default 5)")
+    parser.add_argument("--fine-tune", type=int, nargs="?", const=1, metavar="N",
+                        help="after the head, train the backbone's last N blocks (default 1, at most 8) with it; "
+                             "built-in backbone only")
     parser.add_argument("--config", help="settings file (default ./config.toml when present)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     return parser
@@ -70,7 +73,7 @@ def _train(args: argparse.Namespace) -> int:
 
     options = {name: getattr(args, name) for name in (
         "backbone", "image_size", "epochs", "steps", "batch_size", "learning_rate", "val_pct", "test_pct", "augment", "seed",
-        "cache_dir", "folds")}
+        "cache_dir", "folds", "fine_tune")}
     if args.suspects_only:
         print(find_suspects_in(args.dataset, config=args.config, progress=not args.quiet, **options).summary(Path(args.dataset)))
         return 0

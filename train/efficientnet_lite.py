@@ -48,18 +48,60 @@ def build(with_classifier: bool = False):
     """
     import keras
 
-    state = load_legacy_state_dict(weights_file())
+    state = _state()
     inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3), name="image")
-    x = _conv(inputs, state, "_conv_stem", "_bn0", 32, 3, 2, "stem")
-    for index, (cin, expanded, kernel, cout, stride) in enumerate(BLOCKS):
-        x = _block(x, state, index, cin, expanded, kernel, cout, stride)
-    x = _conv(x, state, "_conv_head", "_bn1", FEATURES, 1, 1, "head")
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    x = _top(_bottom(inputs, state, len(BLOCKS)), state, len(BLOCKS))
     if with_classifier:
         dense = keras.layers.Dense(1000, name="imagenet_logits")
         x = dense(x)
         dense.set_weights([state["_fc.weight"].T, state["_fc.bias"]])
     return keras.Model(inputs, x, name="efficientnet_lite0")
+
+
+def build_bottom(cut: int):
+    """Image -> the activations that enter block `cut`: the frozen part when the blocks from `cut` on are fine-tuned."""
+    import keras
+
+    inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3), name="image")
+    return keras.Model(inputs, _bottom(inputs, _state(), cut), name=f"efficientnet_lite0_to_block{cut}")
+
+
+def build_top(cut: int):
+    """The activations entering block `cut` -> pooled features: the part fine-tuning trains. Its layers
+    carry the full network's names, so trained weights go back into it layer by layer."""
+    import keras
+
+    inputs = keras.Input(activation_shape(cut), name=f"block{cut}_input")
+    return keras.Model(inputs, _top(inputs, _state(), cut), name=f"efficientnet_lite0_from_block{cut}")
+
+
+def activation_shape(cut: int) -> tuple[int, int, int]:
+    """(height, width, channels) entering block `cut` for a 224 px image."""
+    size = IMAGE_SIZE // 2  # the stem's stride
+    for _, _, _, _, stride in BLOCKS[:cut]:
+        size //= stride
+    return size, size, BLOCKS[cut][0] if cut < len(BLOCKS) else BLOCKS[-1][3]
+
+
+@functools.cache
+def _state() -> dict:
+    return load_legacy_state_dict(weights_file())
+
+
+def _bottom(x, state: dict, cut: int):
+    x = _conv(x, state, "_conv_stem", "_bn0", 32, 3, 2, "stem")
+    for index, (cin, expanded, kernel, cout, stride) in enumerate(BLOCKS[:cut]):
+        x = _block(x, state, index, cin, expanded, kernel, cout, stride)
+    return x
+
+
+def _top(x, state: dict, cut: int):
+    import keras
+
+    for index, (cin, expanded, kernel, cout, stride) in enumerate(BLOCKS[cut:], start=cut):
+        x = _block(x, state, index, cin, expanded, kernel, cout, stride)
+    x = _conv(x, state, "_conv_head", "_bn1", FEATURES, 1, 1, "head")
+    return keras.layers.GlobalAveragePooling2D(name="pool")(x)
 
 
 def _folded(state: dict, conv: str, bn: str) -> tuple[np.ndarray, np.ndarray]:
@@ -101,6 +143,6 @@ def _block(x, state, index: int, cin: int, expanded: int, kernel: int, cout: int
 def imagenet_classifier() -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """The checkpoint's own ImageNet layer, which sits on the same 1280 pooled features we cache,
     and the 1000 class names (ILSVRC-2012 order): a free, offline answer to "what is in this photo"."""
-    state = load_legacy_state_dict(weights_file())
+    state = _state()
     names = tuple(Path(__file__).with_name("imagenet_classes.txt").read_text().splitlines())
     return state["_fc.weight"].T.astype(np.float32), state["_fc.bias"].astype(np.float32), names

@@ -28,6 +28,9 @@ from .bottlenecks import BottleneckCache, Job, extract, key_for
 from .errors import TrainError
 from .evaluate import Evaluation, evaluate, write
 from .export import export
+from .finetune import FineTuneHistory, copy_into_backbone, cut_for, dense_head, fine_tune
+from .finetune import build_model as build_fine_tune_model
+from .finetune import probabilities as fine_tune_probabilities
 from .head import History, train_head
 from .image_bytes import needs_conversion
 from .settings import TrainSettings
@@ -36,6 +39,8 @@ from .suspects import SuspectReport, find_suspects, write_suspects
 
 #: Fold heads train for the main head's early-stopped epoch count, but never fewer than this.
 MIN_FOLD_EPOCHS = 10
+#: Augmented variants per training image that fine-tuning learns from at least (flip, crop, scale, brightness).
+FINE_TUNE_VARIANTS = 2
 
 @dataclass
 class TrainResult:
@@ -54,6 +59,7 @@ class TrainResult:
     dropped: list[str] = field(default_factory=list)
     accuracy_with_suspects: float | None = None
     dataset: Path = Path(".")
+    fine_tuned: "FineTuned | None" = None
 
     def summary(self) -> str:
         lines = [
@@ -68,6 +74,11 @@ class TrainResult:
                       + (" ..." if len(self.skipped) > 5 else "")]
         if self.suspects is not None:
             lines += ["", self.suspects.summary(self.dataset)]
+        if self.fine_tuned is not None:
+            tuned = self.fine_tuned
+            lines += ["", f"Fine-tuned the last {tuned.blocks} block(s) of the backbone with the head: validation accuracy "
+                          f"{tuned.validation_before * 100:.1f}% -> {tuned.validation_accuracy * 100:.1f}% (best epoch "
+                          f"{tuned.history.best_epoch} of {tuned.history.epochs}; {tuned.extracted} activations computed)."]
         if self.accuracy_with_suspects is not None:
             lines.append(f"Trained without {len(self.dropped)} suspects (--drop-suspects): test accuracy "
                          f"{self.evaluation.accuracy * 100:.1f}%, with them {self.accuracy_with_suspects * 100:.1f}%.")
@@ -99,8 +110,12 @@ def train(dataset: str | os.PathLike, *, out: str | os.PathLike | None = None, c
     with ThreadPoolExecutor(1, thread_name_prefix="suspects") as background:
         # Unless the suspects change what is trained, they are judged while the model is exported:
         # export is mostly Python (tracing, writing), the fold heads mostly TensorFlow kernels.
-        pending = background.submit(_judge, run, history.best_epoch) if suspects and not drop_suspects else None
+        # Fine-tuning builds Keras models and seeds Keras' random state itself: no overlap then.
+        alongside = suspects and not drop_suspects and not settings.fine_tune
+        pending = background.submit(_judge, run, history.best_epoch) if alongside else None
+        judged_first = _judge(run, history.best_epoch) if suspects and not drop_suspects and not alongside else None
         result = _finish(run, target, head, history, tflite, drop_suspects, progress, started)
+        result.suspects = judged_first or result.suspects
         if pending is not None:
             result.suspects = pending.result()
     return result
@@ -118,9 +133,16 @@ def _finish(run: _Run, target: Path, head, history: History, tflite: bool, drop_
         dropped = sorted({p for p in data[TRAIN][2] if p in report.paths})
         data[TRAIN] = _without(data[TRAIN], report.paths)
         head, history = train_head(*data[TRAIN][:2], *data[VALIDATION][:2], len(labels), settings, target / "logs", progress)
-    validation_accuracy = _accuracy(head, *data[VALIDATION][:2])
-    test_probabilities = _probabilities(head, data[TEST][0])
-    evaluation = evaluate(test_probabilities, data[TEST][1], data[TEST][2], labels)
+    test = data[TEST]
+    fine_tuned = None
+    if settings.fine_tune:
+        fine_tuned = _fine_tune(run, head, set(dropped), target, progress)
+        head, test, validation_accuracy, test_probabilities = (fine_tuned.head, fine_tuned.test, fine_tuned.validation_accuracy,
+                                                               fine_tuned.test_probabilities)
+    else:
+        validation_accuracy = _accuracy(head, *data[VALIDATION][:2])
+        test_probabilities = _probabilities(head, test[0])
+    evaluation = evaluate(test_probabilities, test[1], test[2], labels)
 
     export(target, run.backbone, head, labels)
     if tflite:
@@ -129,9 +151,50 @@ def _finish(run: _Run, target: Path, head, history: History, tflite: bool, drop_
         export_tflite(target, run.backbone, head, [run.root / r.path for r in run.usable if run.placement[r.path] == TRAIN])
     counts = {name: len(set(data[name][2])) for name in (TRAIN, VALIDATION, TEST)}
     _write_outputs(target, run.root, evaluation, run.placement, labels, run.backbone, settings, validation_accuracy, counts,
-                   data[TEST], test_probabilities, dropped)
+                   test, test_probabilities, dropped)
     return TrainResult(target, labels, evaluation, history, validation_accuracy, counts, run.skipped,
-                       time.perf_counter() - started, run.extracted, report, dropped, accuracy_with, run.root)
+                       time.perf_counter() - started, run.extracted, report, dropped, accuracy_with, run.root, fine_tuned)
+
+
+@dataclass
+class FineTuned:
+    head: object
+    history: FineTuneHistory
+    blocks: int
+    #: validation accuracy of the head alone (before) and of the fine-tuned network (after)
+    validation_before: float
+    validation_accuracy: float
+    test: tuple[np.ndarray, np.ndarray, list[str]]
+    test_probabilities: np.ndarray
+    extracted: int
+
+
+def _fine_tune(run: _Run, head, dropped: set[str], target: Path, progress: bool) -> FineTuned:
+    """Activations at the cut (cached like bottlenecks), the top blocks and the head trained together, the
+    weights written back into the backbone so that export() saves the fine-tuned network."""
+    settings = run.settings
+    cut = cut_for(settings.fine_tune)
+    variants = max(settings.augment, FINE_TUNE_VARIANTS)
+    cache = BottleneckCache(Path(settings.cache_dir) if settings.cache_dir else run.root / ".cache",
+                            f"{run.backbone.id}-block{cut}", kind="activations")
+    try:
+        jobs = _jobs(run.root, run.usable, run.placement, variants)
+        extracted, failed = extract(jobs, run.backbone, cache, settings.extract_batch, progress,
+                                    network=efficientnet_lite.build_bottom(cut), what="activations")
+        arrays = _arrays(run.usable, run.placement, run.labels, cache, variants, {j.key for j in failed})
+    finally:
+        cache.close()
+    shape = efficientnet_lite.activation_shape(cut)
+    arrays = {name: (rows[0].reshape(-1, *shape), rows[1], rows[2]) for name, rows in arrays.items()}
+    arrays[TRAIN] = _without(arrays[TRAIN], dropped)
+    validation_before = _accuracy(head, *run.data[VALIDATION][:2])
+    model = build_fine_tune_model(cut, head, settings)
+    history = fine_tune(model, arrays[TRAIN][:2], arrays[VALIDATION][:2], len(run.labels), settings, target / "logs", progress)
+    copy_into_backbone(model, run.backbone.network)
+    validation = fine_tune_probabilities(model, arrays[VALIDATION][0])
+    validation_accuracy = float((validation.argmax(axis=1) == arrays[VALIDATION][1]).mean()) if len(validation) else 0.0
+    return FineTuned(dense_head(model, settings), history, settings.fine_tune, validation_before, validation_accuracy,
+                     arrays[TEST], fine_tune_probabilities(model, arrays[TEST][0]), extracted)
 
 
 def find_suspects_in(dataset: str | os.PathLike, *, config: str | os.PathLike | None = None, progress: bool = True,
@@ -173,6 +236,11 @@ def _prepare(dataset, config, progress: bool, options: dict) -> _Run:
     placement = split(usable, _groups(analysis), settings.val_pct, settings.test_pct)
 
     backbone = backbones.load(settings.backbone, settings.image_size)
+    if settings.fine_tune:
+        cut_for(settings.fine_tune)  # a wrong block count is refused before extraction, not after
+        if backbone.name != backbones.EMBEDDED:
+            raise TrainError(f"--fine-tune works with the built-in {backbones.EMBEDDED}: a TF Hub or SavedModel backbone is "
+                             "a sealed graph whose blocks cannot be unfrozen one by one; train its head without --fine-tune")
     cache = BottleneckCache(Path(settings.cache_dir) if settings.cache_dir else root / ".cache", backbone.id)
     try:
         jobs = _jobs(root, usable, placement, settings.augment)

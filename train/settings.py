@@ -34,6 +34,13 @@ class TrainSettings:
     cache_dir: str = ""
     #: images per batch when extracting bottlenecks
     extract_batch: int = 32
+    #: fine-tuning: how many of the backbone's last blocks to train with the head (0 = off; 1-8)
+    fine_tune: int = 0
+    fine_tune_epochs: int = 15
+    #: the starting learning rate, which decays to 0 over fine_tune_epochs (cosine)
+    fine_tune_learning_rate: float = 0.0003
+    #: epochs without a better validation loss before fine-tuning stops (the best epoch is kept)
+    fine_tune_patience: int = 4
     #: folds of the cross-validation that judges suspects (each image by a head that never saw it)
     folds: int = 5
     #: a photo is a mislabel suspect when another label's out-of-fold probability reaches that label's
@@ -62,6 +69,8 @@ class TrainSettings:
             raise TrainError("--dropout must be in [0, 1)")
         if self.folds < 2:
             raise TrainError("--folds must be at least 2")
+        if self.fine_tune < 0 or self.fine_tune_epochs < 1 or self.fine_tune_patience < 1 or self.fine_tune_learning_rate <= 0:
+            raise TrainError("--fine-tune takes a number of blocks (0 = off), and its epochs, patience and learning rate must be positive")
         return self
 
     def but(self, **changes: object) -> "TrainSettings":

@@ -1,0 +1,73 @@
+"""Fine-tuning the embedded EfficientNet-Lite0's last blocks with the head, from cached activations."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import SAMPLE_FLOWERS
+from train import efficientnet_lite
+from train.classify import classify
+from train.finetune import build_model, copy_into_backbone, fine_tune
+from train.head import build_head
+from train.pipeline import train
+from train.settings import TrainSettings
+
+
+def test_only_the_unfrozen_blocks_change(tmp_path):
+    settings = TrainSettings(fine_tune_epochs=2, fine_tune_learning_rate=0.01, dropout=0.0)
+    cut = 15
+    shape = efficientnet_lite.activation_shape(cut)
+    rng = np.random.default_rng(0)
+    activations = rng.normal(0, 1, (24, *shape)).astype(np.float32)
+    labels = np.arange(24) % 3
+    model = build_model(cut, build_head(efficientnet_lite.FEATURES, 3, settings), settings)
+    fine_tune(model, (activations, labels), (activations[:6], labels[:6]), 3, settings, tmp_path, progress=False)
+    network, original = efficientnet_lite.build(), efficientnet_lite.build()
+    assert copy_into_backbone(model, network) == 4  # block 15: expand, depthwise, project; then the head conv
+    changed = {layer.name for layer in network.layers
+               if layer.weights and any(not np.array_equal(a, b) for a, b in zip(layer.get_weights(), original.get_layer(layer.name).get_weights()))}
+    assert changed == {"block15_expand", "block15_depthwise", "block15_project", "head"}
+
+
+def test_early_stopping_keeps_the_best_epoch(tmp_path):
+    """Validation labels the training data contradicts: validation loss rises once training starts to fit."""
+    settings = TrainSettings(fine_tune_epochs=6, fine_tune_patience=2, fine_tune_learning_rate=0.003, dropout=0.0)
+    cut = 15
+    rng = np.random.default_rng(1)
+    activations = np.abs(rng.normal(0, 1, (32, *efficientnet_lite.activation_shape(cut)))).astype(np.float32)
+    labels = np.arange(32) % 2
+    model = build_model(cut, build_head(efficientnet_lite.FEATURES, 2, settings), settings)
+    history = fine_tune(model, (activations, labels), (activations[:16], 1 - labels[:16]), 2, settings, tmp_path, progress=False)
+    assert history.best_epoch < history.epochs
+    assert history.best_epoch == int(np.argmin(history.watched)) + 1
+    logits = model(activations[:16], training=False)
+    kept = float(np.mean(keras.losses.sparse_categorical_crossentropy(1 - labels[:16], logits, from_logits=True)))
+    assert kept == pytest.approx(min(history.watched), rel=1e-4)
+
+
+@pytest.mark.slow
+def test_fine_tuned_export_classifies_like_the_evaluation_and_activations_are_cached(tmp_path):
+    dataset = tmp_path / "flowers"
+    for label in ("daisy", "sunflowers", "tulips"):
+        (dataset / label).mkdir(parents=True)
+        for source in sorted((SAMPLE_FLOWERS / label).iterdir())[:8]:
+            (dataset / label / source.name).write_bytes(source.read_bytes())
+    options = {"progress": False, "epochs": 30, "fine_tune": 1, "fine_tune_epochs": 2, "test_pct": 25, "suspects": False}
+    result = train(dataset, out=tmp_path / "model", **options)
+    assert result.fine_tuned is not None and result.fine_tuned.extracted > 24  # plain + 2 variants of each training photo
+    assert "Fine-tuned the last 1 block(s)" in result.summary()
+    predictions = json.loads((tmp_path / "model" / "metrics.json").read_text())["test_predictions"]
+    served = classify(tmp_path / "model", [dataset / p["path"] for p in predictions])
+    for expected, got in zip(predictions, served):
+        np.testing.assert_allclose(got.probabilities, expected["probabilities"], atol=1e-4)
+
+    assert train(dataset, out=tmp_path / "model", **options).fine_tuned.extracted == 0  # all from the cache
+    replaced = sorted((dataset / "daisy").iterdir())[0]
+    Image.open(replaced).transpose(Image.Transpose.FLIP_TOP_BOTTOM).save(replaced, "JPEG")
+    again = train(dataset, out=tmp_path / "model", **options).fine_tuned.extracted
+    assert 1 <= again <= 3  # the replaced photo: plain, and its 2 variants if it trains
