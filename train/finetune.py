@@ -37,7 +37,7 @@ class FineTuneHistory:
     epochs: int = 0
     best_epoch: int = 0
     lines: list[str] = field(default_factory=list)
-    #: per epoch, the loss early stopping watched (validation, else training cross entropy)
+    #: per epoch from 0 (the warm start), the loss early stopping watched (validation, else training cross entropy)
     watched: list[float] = field(default_factory=list)
 
 
@@ -66,7 +66,8 @@ def build_model(cut: int, head: keras.Model, settings: TrainSettings) -> keras.M
 
 def fine_tune(model: keras.Model, train: tuple[np.ndarray, np.ndarray], validation: tuple[np.ndarray, np.ndarray],
               classes: int, settings: TrainSettings, log_dir: Path, progress: bool = True) -> FineTuneHistory:
-    """Train `model` in place; the weights of the epoch with the lowest validation loss are kept."""
+    """Train `model` in place; the weights of the epoch with the lowest validation loss are kept
+    (epoch 0, the untouched warm start, included: `best_epoch` 0 means fine-tuning did not help)."""
     keras.utils.set_random_seed(settings.seed)
     features, labels = train
     batches = max(1, math.ceil(len(features) / settings.batch_size))
@@ -78,7 +79,10 @@ def fine_tune(model: keras.Model, train: tuple[np.ndarray, np.ndarray], validati
     rng = np.random.default_rng(settings.seed)
     writer = tf.summary.create_file_writer(str(log_dir / "fine_tune"))
     history = FineTuneHistory()
-    best_loss, best_weights, waited = math.inf, model.get_weights(), 0
+    # Epoch 0 is the head's warm start: if no epoch beats it on validation, fine-tuning changes nothing.
+    best_loss, _ = _epoch_line(0, measure, train, validation)
+    best_weights, waited = model.get_weights(), 0
+    history.watched.append(best_loss)
     for epoch in range(1, settings.fine_tune_epochs + 1):
         order = rng.permutation(len(features))
         for start in range(0, len(order), settings.batch_size):

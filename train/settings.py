@@ -38,7 +38,7 @@ class TrainSettings:
     fine_tune: int = 0
     fine_tune_epochs: int = 15
     #: the starting learning rate, which decays to 0 over fine_tune_epochs (cosine)
-    fine_tune_learning_rate: float = 0.0003
+    fine_tune_learning_rate: float = 0.0001
     #: epochs without a better validation loss before fine-tuning stops (the best epoch is kept)
     fine_tune_patience: int = 4
     #: folds of the cross-validation that judges suspects (each image by a head that never saw it)
