@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from . import efficientnet_lite
 from .errors import TrainError
-from .head import class_weights
+from .head import class_weights, train_step
 from .settings import TrainSettings
 
 
@@ -75,7 +75,7 @@ def fine_tune(model: keras.Model, train: tuple[np.ndarray, np.ndarray], validati
     optimizer = keras.optimizers.Adam(schedule)
     weights = class_weights(labels, classes)
     sample_weights = np.array([weights[int(y)] for y in labels], dtype=np.float32)
-    step, measure = _train_step(model, optimizer), _measure(model)
+    step, measure = train_step(model, optimizer), _measure(model)
     rng = np.random.default_rng(settings.seed)
     writer = tf.summary.create_file_writer(str(log_dir / "fine_tune"))
     history = FineTuneHistory()
@@ -142,21 +142,6 @@ def _epoch_line(epoch: int, measure, train, validation) -> tuple[float, str]:
         return train_loss, line
     val_loss, val_accuracy = measure(*validation)
     return val_loss, line + f", Validation accuracy = {val_accuracy * 100:.1f}% (cross entropy {val_loss:.4f})"
-
-
-def _train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer):
-    cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
-
-    @tf.function(reduce_retracing=True)
-    def step(x, y, w):
-        with tf.GradientTape() as tape:
-            logits = model(x, training=True)
-            loss = tf.reduce_sum(w * cross_entropy(y, logits)) / tf.reduce_sum(w) + tf.add_n(model.losses or [0.0])
-        gradients = tape.gradient(loss, model.trainable_weights)
-        optimizer.apply(gradients, model.trainable_weights)
-        return loss
-
-    return step
 
 
 def _measure(model: keras.Model, batch_size: int = 64):

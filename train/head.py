@@ -58,7 +58,7 @@ def train_head(
     optimizer = keras.optimizers.Adam(settings.learning_rate)
     weights = class_weights(labels, classes)
     sample_weights = np.array([weights[int(y)] for y in labels], dtype=np.float32)
-    step = _train_step(head, optimizer)
+    step = train_step(head, optimizer)
     measure = _measure(head)
     epochs = settings.epochs
     batches_per_epoch = max(1, math.ceil(len(features) / settings.batch_size))
@@ -102,7 +102,8 @@ def train_head(
     return head, history
 
 
-def _train_step(head: keras.Model, optimizer: keras.optimizers.Optimizer):
+def train_step(head: keras.Model, optimizer: keras.optimizers.Optimizer):
+    """One class-weighted step of any model that outputs logits (the head, or the fine-tuned network)."""
     cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
 
     @tf.function(reduce_retracing=True)

@@ -107,17 +107,16 @@ def train(dataset: str | os.PathLike, *, out: str | os.PathLike | None = None, c
     target = Path(out) if out else Path("models") / run.root.resolve().name
     _prepare_out(target)
     head, history = train_head(*data[TRAIN][:2], *data[VALIDATION][:2], len(labels), settings, target / "logs", progress)
+    judge = suspects and not drop_suspects  # --drop-suspects judges them inside _finish, before training again
+    # Judged while the model is exported: export is mostly Python (tracing, writing), the fold heads
+    # mostly TensorFlow kernels. Not beside fine-tuning, which builds Keras models and seeds Keras too.
+    overlap = judge and not settings.fine_tune
     with ThreadPoolExecutor(1, thread_name_prefix="suspects") as background:
-        # Unless the suspects change what is trained, they are judged while the model is exported:
-        # export is mostly Python (tracing, writing), the fold heads mostly TensorFlow kernels.
-        # Fine-tuning builds Keras models and seeds Keras' random state itself: no overlap then.
-        alongside = suspects and not drop_suspects and not settings.fine_tune
-        pending = background.submit(_judge, run, history.best_epoch) if alongside else None
-        judged_first = _judge(run, history.best_epoch) if suspects and not drop_suspects and not alongside else None
+        pending = background.submit(_judge, run, history.best_epoch) if overlap else None
+        report = _judge(run, history.best_epoch) if judge and not overlap else None
         result = _finish(run, target, head, history, tflite, drop_suspects, progress, started)
-        result.suspects = judged_first or result.suspects
-        if pending is not None:
-            result.suspects = pending.result()
+    if judge:
+        result.suspects = pending.result() if pending else report
     return result
 
 
