@@ -148,3 +148,14 @@ def test_near_duplicate_groups_stay_in_one_split():
     placement = split(recs, groups, 15, 15)
     for group in groups:
         assert len({placement[p] for p in group}) == 1
+
+
+def test_tflite_without_the_metadata_schema_says_which_extra_to_install(monkeypatch):
+    import sys
+
+    from train.errors import TrainError
+    from train.tflite_metadata import metadata_schema
+
+    monkeypatch.setitem(sys.modules, "mediapipe.tasks.metadata", None)  # as if mediapipe were not installed
+    with pytest.raises(TrainError, match=r"pip install 'retrainkit\[tflite\]'"):
+        metadata_schema()

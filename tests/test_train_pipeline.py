@@ -219,6 +219,24 @@ def test_tflite_exports_agree_with_the_saved_model(tree, options):
 
 
 @pytest.mark.slow
+def test_mediapipe_loads_the_tflite_files_as_they_are(tree, options):
+    """The files carry TFLite metadata (normalisation, labels): MediaPipe's ImageClassifier needs nothing else."""
+    import mediapipe
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    train(tree, tflite=True, **options)
+    photos = sorted(tree.glob("*/*-0[0-3].jpg"))
+    ours = [prediction.top[0][0] for prediction in classify(options["out"], photos)]
+    for name in ("model_float16.tflite", "model_int8.tflite"):
+        settings = vision.ImageClassifierOptions(base_options=BaseOptions(model_asset_path=str(options["out"] / name)), max_results=1)
+        with vision.ImageClassifier.create_from_options(settings) as classifier:
+            theirs = [classifier.classify(mediapipe.Image.create_from_file(str(photo))).classifications[0].categories[0].category_name
+                      for photo in photos]
+        # MediaPipe resizes the whole photo where we crop its centre first, so probabilities differ a little
+        assert sum(a == b for a, b in zip(ours, theirs)) >= len(photos) - 1, (name, ours, theirs)
+
+
+@pytest.mark.slow
 def test_real_backbone_end_to_end_without_skew(tmp_path):
     """The embedded EfficientNet-Lite0 on real flowers: train, export, and classify the test images."""
     from tests.conftest import REAL_FLOWERS

@@ -102,6 +102,10 @@ def train(dataset: str | os.PathLike, *, out: str | os.PathLike | None = None, c
     0.95
     """
     started = time.perf_counter()
+    if tflite:
+        from .tflite_metadata import metadata_schema
+
+        metadata_schema()  # a missing extra is said now, not after the training
     run = _prepare(dataset, config, progress, options)
     settings, data, labels = run.settings, run.data, run.labels
     target = Path(out) if out else Path("models") / run.root.resolve().name
@@ -147,7 +151,7 @@ def _finish(run: _Run, target: Path, head, history: History, tflite: bool, drop_
     if tflite:
         from .tflite import export_tflite
 
-        export_tflite(target, run.backbone, head, [run.root / r.path for r in run.usable if run.placement[r.path] == TRAIN])
+        export_tflite(target, run.backbone, head, [run.root / r.path for r in run.usable if run.placement[r.path] == TRAIN], labels)
     counts = {name: len(set(data[name][2])) for name in (TRAIN, VALIDATION, TEST)}
     _write_outputs(target, run.root, evaluation, run.placement, labels, run.backbone, settings, validation_accuracy, counts,
                    test, test_probabilities, dropped)

@@ -17,11 +17,13 @@ from .backbones import Backbone
 from .errors import TrainError
 from .image_bytes import model_bytes
 from .preprocess import preprocess
+from .tflite_metadata import with_metadata
 
 REPRESENTATIVE = 100
 
 
-def export_tflite(out: Path, backbone: Backbone, head: keras.Model, training_files: list[Path]) -> list[Path]:
+def export_tflite(out: Path, backbone: Backbone, head: keras.Model, training_files: list[Path], labels: list[str]) -> list[Path]:
+    """Both files carry TFLite metadata (input normalisation, labels), so MediaPipe loads them as they are."""
     size = backbone.preprocessing.image_size
 
     @tf.function(input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32, name="image")])
@@ -39,7 +41,9 @@ def export_tflite(out: Path, backbone: Backbone, head: keras.Model, training_fil
             raise TrainError(f"--tflite: this backbone cannot be converted to TensorFlow Lite ({type(error).__name__}); "
                              "the SavedModel was written") from None
         target = out / name
-        target.write_bytes(blob)
+        preprocessing = backbone.preprocessing
+        target.write_bytes(with_metadata(blob, labels, preprocessing.mean, preprocessing.std, f"{out.name} ({backbone.name})",
+                                         f"Image classifier trained by retrainkit on {backbone.name} features."))
         written.append(target)
     return written
 
