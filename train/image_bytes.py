@@ -10,6 +10,7 @@ reaches the model the same way in both, and the SavedModel only ever sees files 
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -29,15 +30,25 @@ def needs_conversion(image_format: str, mode: str, transparent: bool = False) ->
 
 
 def model_bytes(path: str | Path) -> bytes:
-    data = Path(path).read_bytes()
+    return converted(Path(path).read_bytes(), str(path))
+
+
+def converted(data: bytes, name: str) -> bytes:
+    """`data` as the model takes it: itself, or a lossless RGB PNG. `name` only goes into error messages."""
+    if not data:
+        raise TrainError(f"{name}: an empty file, not an image")
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            if not needs_conversion(image.format or "", image.mode, has_transparency(image)):
-                return data
-            exif = image.getexif()
-            upright = to_rgb(image)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                if not needs_conversion(image.format or "", image.mode, has_transparency(image)):
+                    return data
+                exif = image.getexif()
+                upright = to_rgb(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise TrainError(f"{name}: more pixels than Pillow's safety limit (a decompression bomb?)") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise TrainError(f"{path}: not an image Pillow can read ({type(error).__name__})") from None
+        raise TrainError(f"{name}: not an image Pillow can read ({type(error).__name__})") from None
     buffer = io.BytesIO()
     # keep the orientation tag: the model's own preprocessing applies it, as for any other file
     upright.save(buffer, "PNG", exif=exif.tobytes() if exif else b"")
@@ -49,13 +60,18 @@ def checked_bytes(path: str | Path) -> bytes:
     file = Path(path)
     if not file.is_file():
         raise TrainError(f"{path}: no such file")
-    data = model_bytes(file)
+    return checked(file.read_bytes(), str(path))
+
+
+def checked(data: bytes, name: str) -> bytes:
+    """converted(), after proving the bytes are a whole image (truncated or damaged data is refused)."""
+    prepared = converted(data, name)
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(prepared)) as image:
             image.load()
     except Exception:  # noqa: BLE001 - truncated or damaged
-        raise TrainError(f"{path}: a damaged image (it does not decode completely)") from None
-    return data
+        raise TrainError(f"{name}: a damaged image (it does not decode completely)") from None
+    return prepared
 
 
 def check_model_dir(model_dir: str | Path) -> Path:

@@ -1,0 +1,126 @@
+"""`create_app(model_dir)`: the WSGI app behind `serve`, importable by any WSGI server (cheroot, gunicorn...).
+
+Why Flask on a WSGI server: one model call per batch of photos is CPU-bound work that TensorFlow
+runs outside the GIL, so threads of a plain WSGI server serve it well; Flask parses multipart
+uploads (through Werkzeug), refuses a body over the size limit from its Content-Length before
+reading it, and is what the seed tutorials used. Uploads stay in memory (never on disk unless
+`save_uploads` names a folder).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import time
+from pathlib import Path
+
+from flask import Flask, Request, jsonify, request, send_from_directory
+from werkzeug.exceptions import HTTPException
+
+from train.errors import TrainError
+from train.image_bytes import check_model_dir, checked
+
+from .batching import Batcher
+
+STATIC = Path(__file__).with_name("static")
+MB = 1024 * 1024
+
+
+class InMemoryRequest(Request):
+    """Werkzeug spools large uploaded files to temporary files; ours stay in memory (the size limit bounds them)."""
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):  # noqa: ANN001
+        return io.BytesIO()
+
+
+def create_app(model_dir: str | Path, *, top_k: int = 3, max_upload_mb: float = 10, save_uploads: str | Path | None = None,
+               max_batch: int = 32, max_wait: float = 0.005) -> Flask:
+    """The app for a model folder made by `train`; the model is loaded once, here."""
+    from train.classify import Classifier  # TensorFlow loads here, not when the module is imported
+
+    folder = check_model_dir(model_dir)
+    classifier = Classifier(folder)
+    batcher = Batcher(classifier.probabilities, max_batch=max_batch, max_wait=max_wait)
+    about = _about(folder, classifier.labels)
+    uploads = Path(save_uploads) if save_uploads else None
+    if uploads:
+        uploads.mkdir(parents=True, exist_ok=True)
+
+    app = Flask(__name__, static_folder=None)
+    app.request_class = InMemoryRequest
+    app.config["MAX_CONTENT_LENGTH"] = int(max_upload_mb * MB)
+    app.extensions["batcher"] = batcher
+
+    @app.get("/")
+    def page():
+        return send_from_directory(STATIC, "index.html")
+
+    @app.get("/static/<path:name>")
+    def static_file(name: str):
+        return send_from_directory(STATIC, name)
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify({"ok": True, "model": about["name"]})
+
+    @app.get("/api/model")
+    def model_info():
+        return jsonify(about)
+
+    @app.post("/api/classify")
+    def classify_photos():
+        started = time.perf_counter()
+        photos = _uploads()
+        prepared = [checked(data, name) for name, data in photos]
+        rows = batcher.predict(prepared)
+        if uploads:
+            for name, data in photos:
+                (uploads / f"{hashlib.sha256(data).hexdigest()[:16]}{Path(name).suffix.lower()[:8]}").write_bytes(data)
+        ms = round((time.perf_counter() - started) * 1000, 1)
+        answers = [_answer(name, row, classifier.labels, top_k, about["name"], ms) for (name, _), row in zip(photos, rows)]
+        return jsonify(answers[0] if len(answers) == 1 else answers)
+
+    @app.errorhandler(TrainError)
+    def bad_image(error: TrainError):
+        return jsonify({"error": str(error)}), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        message = (f"larger than the {max_upload_mb:g} MB limit (--max-upload-mb)" if error.code == 413
+                   else error.description or error.name)
+        return jsonify({"error": message}), error.code
+
+    return app
+
+
+def _uploads() -> list[tuple[str, bytes]]:
+    """The photos of this request: multipart `image` fields (one or more), else the raw body."""
+    if request.files:
+        files = request.files.getlist("image")
+        if not files:
+            raise TrainError("no file in the form field 'image'")
+        return [(f.filename or f"image-{i + 1}", f.read()) for i, f in enumerate(files)]
+    return [("body", request.get_data(cache=False))]
+
+
+def _answer(name: str, row, labels: list[str], top_k: int, model: str, ms: float) -> dict:
+    order = row.argsort()[::-1][:max(1, top_k)]
+    return {"image": name, "top": [{"label": labels[i], "probability": round(float(row[i]), 6)} for i in order],
+            "model": model, "ms": ms}
+
+
+def _about(folder: Path, labels: list[str]) -> dict:
+    description = _json(folder / "model.json")
+    metrics = _json(folder / "metrics.json")
+    test = metrics.get("test", {})
+    return {"name": folder.resolve().name, "labels": labels, "backbone": description.get("backbone", ""),
+            "test_accuracy": test.get("accuracy"), "test_images": test.get("count"),
+            "validation_accuracy": metrics.get("validation_accuracy")}
+
+
+def _json(file: Path) -> dict:
+    try:
+        return json.loads(file.read_text())
+    except (OSError, ValueError):
+        return {}

@@ -1,0 +1,191 @@
+"""serve: the JSON API, the page in Chromium, and the `serve` command, on a model trained by the tests."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+import pytest
+
+from serve import create_app
+from serve.cli import make_server
+from tests.images import encode, png_bomb, write
+from tests.test_review_page import SCREENSHOTS, browser, page  # noqa: F401 - fixtures
+from tests.test_train_pipeline import COLOURS, coloured, tiny_backbone  # noqa: F401 - fixture
+from train.classify import classify
+from train.pipeline import train
+
+
+@pytest.fixture(scope="module")
+def model(tiny_backbone, tmp_path_factory) -> Path:  # noqa: F811 - fixture
+    root = tmp_path_factory.mktemp("serve") / "colours"
+    for label, colour in COLOURS.items():
+        for i in range(10):
+            write(root / label / f"{label}-{i:02d}.jpg", encode(coloured(100 + i, colour)))
+    out = root.parent / "model"
+    train(root, out=out, backbone=tiny_backbone, progress=False, epochs=60, learning_rate=0.01, suspects=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def server(model):
+    app = create_app(model, max_upload_mb=1)
+    running = make_server(app, "127.0.0.1", 0, 8)  # as `serve` makes it
+    threading.Thread(target=running.serve, daemon=True).start()
+    yield f"http://127.0.0.1:{running.bind_addr[1]}", app
+    running.stop()
+
+
+def post(url: str, body: bytes, content_type: str = "application/octet-stream") -> tuple[int, object]:
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    connection.request("POST", "/api/classify", body=body, headers={"Content-Type": content_type})
+    response = connection.getresponse()
+    return response.status, json.loads(response.read())
+
+
+def multipart(files: list[tuple[str, bytes]]) -> tuple[bytes, str]:
+    boundary = "retrainkit-test-boundary"
+    chunks = []
+    for name, data in files:
+        chunks.append(f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{name}"\r\n'
+                      f"Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n")
+    return b"".join(chunks) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def get(url: str, path: str) -> tuple[int, dict]:
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    connection.request("GET", path)
+    response = connection.getresponse()
+    return response.status, json.loads(response.read())
+
+
+def test_answers_equal_classify_for_the_same_file(server, model):
+    url, _ = server
+    photo = next((model.parent / "colours" / "green").iterdir())
+    status, answer = post(url, *multipart([(photo.name, photo.read_bytes())]))
+    assert status == 200 and answer["image"] == photo.name and answer["model"] == "model" and answer["ms"] >= 0
+    expected = classify(model, [photo], top_k=3)[0]
+    assert [row["label"] for row in answer["top"]] == [label for label, _ in expected.top]
+    np.testing.assert_allclose([row["probability"] for row in answer["top"]], [p for _, p in expected.top], atol=1e-5)
+    status, raw = post(url, photo.read_bytes(), "image/jpeg")  # a raw body works too
+    assert status == 200 and raw["top"] == answer["top"]
+
+
+def test_several_files_model_info_and_health(server):
+    url, _ = server
+    photos = [(f"{label}.png", encode(coloured(7, colour), "PNG")) for label, colour in COLOURS.items()]
+    status, answers = post(url, *multipart(photos))
+    assert status == 200 and [a["image"] for a in answers] == [name for name, _ in photos]
+    assert [a["top"][0]["label"] for a in answers] == list(COLOURS)
+    assert get(url, "/api/model")[1]["labels"] == sorted(COLOURS)
+    assert get(url, "/healthz") == (200, {"ok": True, "model": "model"})
+
+
+@pytest.mark.parametrize("body, words", [
+    (b"", "empty"),
+    (b"just some text, not a photo", "not an image"),
+    (encode(coloured(1, (200, 40, 40)))[:1500], "damaged"),
+    (png_bomb(), "safety limit"),
+])
+def test_bad_uploads_get_a_4xx_json_error_and_the_server_stays_up(server, body, words):
+    url, _ = server
+    status, answer = post(url, body)
+    assert 400 <= status < 500 and words in answer["error"] and "\n" not in answer["error"]
+    assert get(url, "/healthz")[0] == 200
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(server):
+    url, _ = server
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    connection.putrequest("POST", "/api/classify")
+    connection.putheader("Content-Type", "application/octet-stream")
+    connection.putheader("Content-Length", str(50 * 1024 * 1024))  # 50 MB announced, 1 KB sent
+    connection.endheaders()
+    connection.send(b"x" * 1024)
+    response = connection.getresponse()
+    assert response.status == 413 and "1 MB limit" in json.loads(response.read())["error"]
+
+
+def test_concurrent_requests_share_model_calls(server, model):
+    url, app = server
+    batcher = app.extensions["batcher"]
+    photo = next((model.parent / "colours" / "blue").iterdir()).read_bytes()
+    before = batcher.calls
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda _: post(url, photo, "image/jpeg"), range(32)))
+    assert all(status == 200 for status, _ in answers)
+    assert batcher.calls - before < 32  # batched: fewer model calls than requests
+
+
+def test_uploads_are_kept_only_when_asked(model, tmp_path):
+    kept = tmp_path / "kept"
+    app = create_app(model, save_uploads=kept)
+    photo = encode(coloured(3, (40, 60, 200)))
+    assert app.test_client().post("/api/classify", data=photo, content_type="image/jpeg").status_code == 200
+    assert [p.read_bytes() for p in kept.iterdir()] == [photo]
+
+
+@pytest.mark.slow
+def test_the_command_listens_on_loopback_and_stops_on_ctrl_c(model):
+    process = subprocess.Popen([sys.executable, "-m", "serve.cli", str(model), "--port", "0"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        line = process.stdout.readline()
+        assert line.startswith(f"Serving {model} on http://127.0.0.1:"), line
+        url = line.split(" on ", 1)[1].split()[0].rstrip("/")
+        assert get(url, "/healthz")[0] == 200
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0 and "Traceback" not in err
+
+
+def test_the_command_refuses_a_folder_that_is_not_a_model(tmp_path, capsys):
+    from serve.cli import main
+
+    assert main([str(tmp_path)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_page_upload_drop_and_a_text_file(server, page, tmp_path):  # noqa: F811 - fixture
+    url, _ = server
+    photo = write(tmp_path / "red.jpg", encode(coloured(11, COLOURS["red"])))
+    note = write(tmp_path / "notes.txt", b"not a photo at all")
+    page.goto(url + "/")
+    page.wait_for_function("document.getElementById('about').textContent.includes('knows')")
+    page.set_input_files("#chooser", str(photo))
+    page.wait_for_selector(".result .row")
+    first = page.locator(".result").first
+    assert first.locator(".row .label").first.inner_text() == "red"
+    assert first.locator(".row .pct").first.inner_text().endswith("%")
+
+    page.set_input_files("#chooser", str(note))
+    page.wait_for_selector(".result.error")
+    assert "not an image" in page.locator("#message").inner_text()
+
+    page.evaluate("""async data => {
+        const bytes = Uint8Array.from(atob(data), c => c.charCodeAt(0));
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([bytes], "dropped.png", {type: "image/png"}));
+        document.getElementById("drop").dispatchEvent(new DragEvent("drop", {dataTransfer: transfer, bubbles: true, cancelable: true}));
+    }""", __import__("base64").b64encode(encode(coloured(12, COLOURS["blue"]), "PNG")).decode())
+    page.wait_for_function("document.querySelectorAll('.result').length === 3 && document.querySelector('.result .row')")
+    assert page.locator(".result").first.locator(".name").inner_text() == "dropped.png"
+    page.wait_for_function("document.querySelector('.result .row .label')")
+    assert page.locator(".result").first.locator(".row .label").first.inner_text() == "blue"
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "serve-page.png"), full_page=True)
