@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from . import efficientnet_lite
 from .errors import TrainError
-from .head import class_weights, train_step
+from .head import BestEpoch, class_weights, train_step
 from .settings import TrainSettings
 
 
@@ -80,9 +80,9 @@ def fine_tune(model: keras.Model, train: tuple[np.ndarray, np.ndarray], validati
     writer = tf.summary.create_file_writer(str(log_dir / "fine_tune"))
     history = FineTuneHistory()
     # Epoch 0 is the head's warm start: if no epoch beats it on validation, fine-tuning changes nothing.
-    best_loss, _ = _epoch_line(0, measure, train, validation)
-    best_weights, waited = model.get_weights(), 0
-    history.watched.append(best_loss)
+    start_loss, _ = _epoch_line(0, measure, train, validation)
+    best = BestEpoch(model, settings.fine_tune_patience, loss=start_loss)
+    history.watched.append(start_loss)
     for epoch in range(1, settings.fine_tune_epochs + 1):
         order = rng.permutation(len(features))
         for start in range(0, len(order), settings.batch_size):
@@ -96,14 +96,11 @@ def fine_tune(model: keras.Model, train: tuple[np.ndarray, np.ndarray], validati
         if progress:
             print(line, file=sys.stderr, flush=True)
         history.epochs = epoch
-        if watched < best_loss - 1e-6:
-            best_loss, best_weights, waited, history.best_epoch = watched, model.get_weights(), 0, epoch
-        else:
-            waited += 1
-            if waited >= settings.fine_tune_patience:
-                break
+        if best.should_stop(epoch, watched):
+            break
     writer.close()
-    model.set_weights(best_weights)
+    best.restore()
+    history.best_epoch = best.epoch
     return history
 
 

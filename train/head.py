@@ -20,6 +20,25 @@ import tensorflow as tf
 from .settings import TrainSettings
 
 
+class BestEpoch:
+    """Early stopping that keeps the best weights: the one rule the head and fine-tuning share."""
+
+    def __init__(self, model: keras.Model, patience: int, loss: float = math.inf, epoch: int = 0) -> None:
+        self.model, self.patience = model, patience
+        self.loss, self.epoch, self.weights, self.waited = loss, epoch, model.get_weights(), 0
+
+    def should_stop(self, epoch: int, loss: float) -> bool:
+        """Record `epoch`'s watched loss; True once `patience` epochs (0: never) brought nothing better."""
+        if loss < self.loss - 1e-6:
+            self.loss, self.epoch, self.weights, self.waited = loss, epoch, self.model.get_weights(), 0
+            return False
+        self.waited += 1
+        return bool(self.patience) and self.waited >= self.patience
+
+    def restore(self) -> None:
+        self.model.set_weights(self.weights)
+
+
 @dataclass
 class History:
     epochs: int = 0
@@ -68,7 +87,7 @@ def train_head(
     rng = np.random.default_rng(settings.seed)
     writer = tf.summary.create_file_writer(str(log_dir))
     history = History()
-    best_loss, best_weights, waited = math.inf, head.get_weights(), 0
+    best = BestEpoch(head, settings.patience)
     every = max(1, epochs // 20)
     for epoch in range(1, epochs + 1):
         order = rng.permutation(len(features))
@@ -91,14 +110,11 @@ def train_head(
         if progress and (epoch % every == 0 or epoch == 1):
             print(line, file=sys.stderr, flush=True)
         history.epochs = epoch
-        if watched < best_loss - 1e-6:
-            best_loss, best_weights, waited, history.best_epoch = watched, head.get_weights(), 0, epoch
-        else:
-            waited += 1
-            if settings.patience and waited >= settings.patience:
-                break  # early stopping: no better validation loss for `patience` epochs
+        if best.should_stop(epoch, watched):
+            break  # early stopping: no better validation loss for `patience` epochs
     writer.close()
-    head.set_weights(best_weights)
+    best.restore()
+    history.best_epoch = best.epoch
     return head, history
 
 
