@@ -94,9 +94,7 @@ def _describe(data: bytes, record: ImageRecord) -> None:
             record.exif_rotated = orientation not in (1, None)
             record.width, record.height = (height, width) if orientation in _TRANSPOSED else (width, height)
             work = _reduced(image)
-    if orientation in _UPRIGHT:
-        work = work.transpose(_UPRIGHT[orientation])
-    rgb = work
+    rgb = work.transpose(_UPRIGHT[orientation]) if orientation in _UPRIGHT else work
     gray = np.asarray(rgb.convert("L").resize((PHASH_INPUT, PHASH_INPUT), Image.LANCZOS), dtype=np.float64)
     record.phash = phash_bits(gray)
     record.pixel_digest = hashlib.blake2b(rgb.tobytes() + f"{record.width}x{record.height}".encode(), digest_size=16).hexdigest()
