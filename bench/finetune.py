@@ -1,12 +1,14 @@
 """Benchmark: cross-validated accuracy of the frozen backbone (head only) against `--fine-tune`.
 
-    python bench/finetune.py [--data ../shared/data/flowers-dev] [--folds 5] [--blocks 1]
+    python bench/finetune.py [--data ../shared/data/flowers-dev] [--folds 5] [--blocks 1|...|8|all]
 
 The tree is copied to a temporary folder (curate and the caches write beside the photos). Every
 photo is extracted once: its bottleneck, and the activations entering the first fine-tuned block
 for the photo and its 2 augmented variants. Then, for each of k folds (curate's near-duplicates
 kept in one fold): test = that fold, validation = the next fold, training = the rest; the head is
 trained on the bottlenecks (frozen), then fine-tuned with the top blocks from its warm start.
+With `--blocks all` nothing but the bottlenecks is cached: the whole network trains from the
+files, a fresh augmentation per epoch, as `train --fine-tune all` does.
 Printed: accuracy per fold, mean and standard deviation for both, the paired gain, and the time
 of each step. The same functions as `train` do the work (pipeline, head, finetune, split).
 """
@@ -31,7 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=str(FLOWERS))
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--blocks", type=int, default=1)
+    parser.add_argument("--blocks", default="1", help="last blocks fine-tuned (1-8), or 'all' (from the images)")
     parser.add_argument("--learning-rate", type=float, help="fine-tuning's starting learning rate (default: [train]'s)")
     parser.add_argument("--epochs", type=int, help="fine-tuning's epochs at most (default: [train]'s)")
     args = parser.parse_args()
@@ -39,10 +41,12 @@ def main() -> None:
 
     import_tensorflow()
     from train import efficientnet_lite
-    from train.bottlenecks import BottleneckCache, extract, key_for
-    from train.finetune import build_model, cut_for, fine_tune
+    from train.bottlenecks import BottleneckCache, Job, extract, key_for
+    from train.finetune import ArrayBatches, build_model, cut_for, fine_tune
     from train.finetune import probabilities as tuned_probabilities
+    from train.finetune_images import ImageBatches
     from train.head import train_head
+    from train.image_bytes import needs_conversion
     from train.pipeline import FINE_TUNE_VARIANTS, _groups, _jobs, _prepare
     from train.split import TRAIN, folds
 
@@ -53,22 +57,36 @@ def main() -> None:
         run = _prepare(tree, None, False, {"test_pct": 0, "val_pct": 0})
         settings = run.settings.but(fine_tune=args.blocks, fine_tune_learning_rate=args.learning_rate or run.settings.fine_tune_learning_rate,
                                     fine_tune_epochs=args.epochs or run.settings.fine_tune_epochs)
-        cut = cut_for(args.blocks)
-        cache = BottleneckCache(tree / ".cache", f"{run.backbone.id}-block{cut}", kind="activations")
-        everything_trains = {r.path: TRAIN for r in run.usable}
-        extract(_jobs(tree, run.usable, everything_trains, FINE_TUNE_VARIANTS), run.backbone, cache, 32, True,
-                network=efficientnet_lite.build_bottom(cut), what="activations")
-        shape = efficientnet_lite.activation_shape(cut)
-        activations = {v: cache.get([key_for(r.sha256, v) for r in run.usable]).reshape(-1, *shape)
-                       for v in range(FINE_TUNE_VARIANTS + 1)}
-        cache.close()
-        extraction = time.perf_counter() - started
         index = {label: i for i, label in enumerate(run.labels)}
         truth = np.array([index[r.label] for r in run.usable])
+        if settings.fine_tune_all:
+            cut = None
+            jobs = [Job(key_for(r.sha256), tree / r.path, 0, needs_conversion(r.format, r.mode, r.transparent)) for r in run.usable]
+
+            def source(rows: np.ndarray, augment: bool):
+                picked = np.flatnonzero(rows)
+                return ImageBatches([jobs[i] for i in picked], truth[picked], [run.usable[i].path for i in picked], run.backbone,
+                                    settings.batch_size, Path(scratch), settings.seed, augment)
+        else:
+            cut = cut_for(settings.fine_tune_blocks)
+            cache = BottleneckCache(tree / ".cache", f"{run.backbone.id}-block{cut}", kind="activations")
+            everything_trains = {r.path: TRAIN for r in run.usable}
+            extract(_jobs(tree, run.usable, everything_trains, FINE_TUNE_VARIANTS), run.backbone, cache, 32, True,
+                    network=efficientnet_lite.build_bottom(cut), what="activations")
+            shape = efficientnet_lite.activation_shape(cut)
+            activations = {v: cache.get([key_for(r.sha256, v) for r in run.usable]).reshape(-1, *shape)
+                           for v in range(FINE_TUNE_VARIANTS + 1)}
+            cache.close()
+
+            def source(rows: np.ndarray, augment: bool):
+                variants = activations if augment else {0: activations[0]}
+                return ArrayBatches(np.concatenate([variants[v][rows] for v in variants]),
+                                    np.concatenate([truth[rows]] * len(variants)), settings.batch_size, settings.seed)
+        extraction = time.perf_counter() - started
         fold_of = folds(run.usable, _groups(run.analysis), args.folds)
         fold = np.array([fold_of[r.path] for r in run.usable])
-        print(f"{len(truth)} photos, {len(run.labels)} labels; extraction (bottlenecks + activations x{FINE_TUNE_VARIANTS + 1}) "
-              f"{extraction:.0f} s")
+        cached = "" if cut is None else f" + activations x{FINE_TUNE_VARIANTS + 1}"
+        print(f"{len(truth)} photos, {len(run.labels)} labels; extraction (bottlenecks{cached}) {extraction:.0f} s")
 
         frozen, tuned, head_seconds, tune_seconds = [], [], [], []
         for k in range(args.folds):
@@ -82,14 +100,15 @@ def main() -> None:
                 frozen.append(float((head(run.plain[test], training=False).numpy().argmax(1) == truth[test]).mean()))
                 started = time.perf_counter()
                 model = build_model(cut, head, settings)
-                train_x = np.concatenate([activations[v][training] for v in activations])
-                train_y = np.concatenate([truth[training]] * len(activations))
-                history = fine_tune(model, (train_x, train_y), (activations[0][validation], truth[validation]),
-                                    len(run.labels), settings, Path(logs), False)
+                history = fine_tune(model, source(training, True), source(validation, False), len(run.labels), settings,
+                                    Path(logs), False)
                 tune_seconds.append(time.perf_counter() - started)
-                tuned.append(float((tuned_probabilities(model, activations[0][test]).argmax(1) == truth[test]).mean()))
+                test_source = source(test, False)
+                predicted, rows = tuned_probabilities(model, test_source)
+                tuned.append(float((predicted.argmax(1) == test_source.labels[rows]).mean()))
             print(f"fold {k}: frozen {frozen[-1] * 100:.1f}%  fine-tuned {tuned[-1] * 100:.1f}%  "
-                  f"(head {head_seconds[-1]:.1f} s, fine-tune {tune_seconds[-1]:.1f} s, best epoch {history.best_epoch} of {history.epochs})")
+                  f"(head {head_seconds[-1]:.1f} s, fine-tune {tune_seconds[-1]:.1f} s, best epoch {history.best_epoch} of {history.epochs})",
+                  flush=True)
         gain = np.array(tuned) - np.array(frozen)
         print(f"{args.folds}-fold CV: frozen {np.mean(frozen) * 100:.1f}% (+-{np.std(frozen) * 100:.1f}), "
               f"--fine-tune {args.blocks}: {np.mean(tuned) * 100:.1f}% (+-{np.std(tuned) * 100:.1f}); "

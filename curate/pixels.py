@@ -9,8 +9,11 @@ and as an editor flattens it when saving a JPEG, and wide sample ranges are scal
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 _WIDE_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
@@ -32,6 +35,18 @@ def to_rgb(image: Image.Image) -> Image.Image:
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB")
     return image.convert("RGB")
+
+
+def thumbnail_jpeg(path: Path, pixels: int, quality: int = 82) -> bytes:
+    """A JPEG of at most `pixels` a side, upright, converted like everything else (so a transparent
+    PNG's preview is on white, as the model sees it). Raises what Pillow raises for a bad file."""
+    with Image.open(path) as image:
+        image.draft("RGB", (pixels, pixels))  # JPEG: decode at a reduced scale, far faster for big photos
+        thumb = to_rgb(ImageOps.exif_transpose(image))
+        thumb.thumbnail((pixels, pixels))
+    buffer = io.BytesIO()
+    thumb.save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
 
 
 def _eight_bit(samples: np.ndarray) -> np.ndarray:

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from PIL import Image, ImageOps
-
 from .analysis import TABLE_COLUMNS, Analysis
 from .duplicates import DuplicateGroup
+from .pixels import thumbnail_jpeg
 from .record import ImageRecord
 from .tree import CURATE_DIR
 
@@ -114,16 +112,11 @@ class _Thumbs:
         if not record.ok or self.made >= MAX_THUMBS:
             return '<div class="nothumb">no preview</div>'
         try:
-            with Image.open(self.root / record.path) as image:
-                image.draft("RGB", (THUMB_PX, THUMB_PX))
-                thumb = ImageOps.exif_transpose(image).convert("RGB")
-                thumb.thumbnail((THUMB_PX, THUMB_PX))
+            jpeg = thumbnail_jpeg(self.root / record.path, THUMB_PX, quality=80)
         except Exception:  # noqa: BLE001 - the file changed since the scan; show no preview
             return '<div class="nothumb">no preview</div>'
-        buffer = io.BytesIO()
-        thumb.save(buffer, "JPEG", quality=80)
         self.made += 1
-        data = base64.b64encode(buffer.getvalue()).decode()
+        data = base64.b64encode(jpeg).decode()
         return f'<img src="data:image/jpeg;base64,{data}" alt="{html.escape(record.path)}">'
 
 

@@ -13,7 +13,6 @@ another local web page cannot change the reject list. Bad requests get a 4xx and
 
 from __future__ import annotations
 
-import io
 import json
 import secrets
 import threading
@@ -23,9 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 
-from PIL import Image, ImageOps
-
 from .analysis import Analysis
+from .pixels import thumbnail_jpeg
 from .rejects import RejectList
 from .review_data import ReviewMemory, page_state
 from .tree import CURATE_DIR
@@ -87,17 +85,12 @@ class ReviewServer:
         cached = self.thumbs / f"{self.records[relative].sha256}.jpg"
         if cached.is_file():
             return cached.read_bytes()
-        with Image.open(source) as image:
-            image.draft("RGB", (THUMB_PX, THUMB_PX))
-            thumb = ImageOps.exif_transpose(image).convert("RGB")
-            thumb.thumbnail((THUMB_PX, THUMB_PX))
-        buffer = io.BytesIO()
-        thumb.save(buffer, "JPEG", quality=82)
+        jpeg = thumbnail_jpeg(source, THUMB_PX)
         self.thumbs.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_suffix(f".{threading.get_ident()}.tmp")
-        tmp.write_bytes(buffer.getvalue())
+        tmp.write_bytes(jpeg)
         tmp.replace(cached)
-        return buffer.getvalue()
+        return jpeg
 
     def decide(self, action: str, paths: list[str], reason: str) -> dict:
         unknown = [p for p in paths if p not in self.records]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import keras
 import numpy as np
@@ -12,7 +13,7 @@ from PIL import Image
 from tests.conftest import SAMPLE_FLOWERS
 from train import efficientnet_lite
 from train.classify import classify
-from train.finetune import build_model, copy_into_backbone, fine_tune
+from train.finetune import ArrayBatches, build_model, copy_into_backbone, fine_tune
 from train.head import build_head
 from train.pipeline import train
 from train.settings import TrainSettings
@@ -28,7 +29,8 @@ def test_only_the_unfrozen_blocks_change(tmp_path):
     for i, label in enumerate(labels):  # a learnable signal: each label lights up its own channels
         activations[i, :, :, label * 64:(label + 1) * 64] += 1.0
     model = build_model(cut, build_head(efficientnet_lite.FEATURES, 3, settings), settings)
-    history = fine_tune(model, (activations, labels), (activations, labels), 3, settings, tmp_path, progress=False)
+    history = fine_tune(model, ArrayBatches(activations, labels, 32), ArrayBatches(activations, labels, 32), 3, settings, tmp_path,
+                        progress=False)
     assert history.best_epoch > 0  # validation is the training data here: every epoch fits it better
     network, original = efficientnet_lite.build(), efficientnet_lite.build()
     assert copy_into_backbone(model, network) == 4  # block 15: expand, depthwise, project; then the head conv
@@ -45,7 +47,8 @@ def test_early_stopping_keeps_the_best_epoch(tmp_path):
     activations = np.abs(rng.normal(0, 1, (32, *efficientnet_lite.activation_shape(cut)))).astype(np.float32)
     labels = np.arange(32) % 2
     model = build_model(cut, build_head(efficientnet_lite.FEATURES, 2, settings), settings)
-    history = fine_tune(model, (activations, labels), (activations[:16], 1 - labels[:16]), 2, settings, tmp_path, progress=False)
+    history = fine_tune(model, ArrayBatches(activations, labels, 32), ArrayBatches(activations[:16], 1 - labels[:16], 32), 2, settings,
+                        tmp_path, progress=False)
     assert history.best_epoch < history.epochs
     assert len(history.watched) == history.epochs + 1  # epoch 0, the warm start, counts
     assert history.best_epoch == int(np.argmin(history.watched))
@@ -75,3 +78,50 @@ def test_fine_tuned_export_classifies_like_the_evaluation_and_activations_are_ca
     Image.open(replaced).transpose(Image.Transpose.FLIP_TOP_BOTTOM).save(replaced, "JPEG")
     again = train(dataset, out=tmp_path / "model", **options).fine_tuned.extracted
     assert 1 <= again <= 3  # the replaced photo: plain, and its 2 variants if it trains
+
+
+@pytest.mark.slow
+def test_fine_tune_all_trains_every_layer_from_the_images_with_progress(tmp_path, capsys):
+    """The whole network from the files: every layer (the stem too) changes; an ETA is shown."""
+    from train.backbones import load
+    from train.bottlenecks import Job, key_for
+    from train.finetune_images import ImageBatches
+
+    photos = [(source, label) for label, name in enumerate(("daisy", "sunflowers"))
+              for source in sorted((SAMPLE_FLOWERS / name).iterdir())[:6]]
+    jobs = [Job(key_for(f"photo{i}"), path) for i, (path, _) in enumerate(photos)]
+    labels = np.array([label for _, label in photos])
+    backbone = load("efficientnet_lite0")
+    source = ImageBatches(jobs, labels, [p.name for p, _ in photos], backbone, 4, tmp_path, seed=0)
+    settings = TrainSettings(fine_tune="all", fine_tune_epochs=2, fine_tune_learning_rate=0.001, dropout=0.0)
+    head = build_head(efficientnet_lite.FEATURES, 2, settings)
+    model = build_model(None, head, settings)
+    history = fine_tune(model, source, ImageBatches(jobs, labels, [], backbone, 4, tmp_path, augment=False), 2, settings,
+                        tmp_path, progress=True)
+    assert history.best_epoch > 0  # validation is the training photos: an epoch of training fits them better
+    assert [e.epoch for e in history.curve] == [0, 1, 2] and history.curve[1].train_loss is not None
+    shown = capsys.readouterr().err
+    assert re.search(r"fine-tune: .*\d+/24 .*\d\d:\d\d<\d\d:\d\d", shown), shown[-300:]  # progress with an ETA
+    network, original = efficientnet_lite.build(), efficientnet_lite.build()
+    copy_into_backbone(model, network)
+    unchanged = {layer.name for layer in network.layers if layer.weights
+                 and all(np.array_equal(a, b) for a, b in zip(layer.get_weights(), original.get_layer(layer.name).get_weights()))}
+    assert unchanged == set()
+
+
+@pytest.mark.slow
+def test_fine_tune_all_exports_what_it_evaluated(tmp_path):
+    dataset = tmp_path / "flowers"
+    for label in ("daisy", "tulips"):
+        (dataset / label).mkdir(parents=True)
+        for source in sorted((SAMPLE_FLOWERS / label).iterdir())[:6]:
+            (dataset / label / source.name).write_bytes(source.read_bytes())
+    result = train(dataset, out=tmp_path / "model", progress=False, epochs=20, fine_tune="all", fine_tune_epochs=1,
+                   test_pct=34, suspects=False)
+    assert "Fine-tuned the whole backbone" in result.summary()
+    assert result.fine_tuned.extracted == 0  # nothing cached at a cut: it ran from the files
+    predictions = json.loads((tmp_path / "model" / "metrics.json").read_text())["test_predictions"]
+    assert predictions
+    served = classify(tmp_path / "model", [dataset / p["path"] for p in predictions])
+    for expected, got in zip(predictions, served):
+        np.testing.assert_allclose(got.probabilities, expected["probabilities"], atol=1e-4)

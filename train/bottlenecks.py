@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,15 +108,10 @@ def extract(jobs: list[Job], backbone: Backbone, cache: BottleneckCache, batch_s
                                input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
     batches = [todo[start:start + batch_size] for start in range(0, len(todo), batch_size)]
     with tempfile.TemporaryDirectory(dir=cache.file.parent, prefix=".converted-") as scratch, \
-            ThreadPoolExecutor(1, thread_name_prefix="decode") as decoder, \
             tqdm(total=len(todo), desc=what, unit="img", disable=not progress) as bar:
-        upcoming = decoder.submit(_decode_batch, batches[0], prepare, Path(scratch))
-        for number, batch in enumerate(batches):
-            keys, images = upcoming.result()
-            if number + 1 < len(batches):  # decode the next batch while the network runs on this one
-                upcoming = decoder.submit(_decode_batch, batches[number + 1], prepare, Path(scratch))
+        for batch, decoded, images in decoded_batches(batches, prepare, Path(scratch)):
             if images:
-                cache.put(keys, features(tf.stack(images)).numpy().reshape(len(keys), -1))
+                cache.put([batch[i].key for i in decoded], features(tf.stack(images)).numpy().reshape(len(decoded), -1))
             bar.update(len(batch))
     still_missing = cache.missing([job.key for job in todo])
     return len(todo) - len(still_missing), [job for job in todo if job.key in still_missing]
@@ -148,7 +143,26 @@ def _prepare_function(backbone: Backbone) -> Callable[..., tf.Tensor]:
     return prepare
 
 
-def _decode_batch(jobs: list[Job], prepare, scratch: Path) -> tuple[list[str], list[tf.Tensor]]:
+def decoded_batches(batches: list[list[Job]], prepare: Callable, scratch: Path) -> Iterator[tuple[list[Job], list[int], list[tf.Tensor]]]:
+    """(batch, positions in it that decoded, their network inputs) per batch, the next batch decoded
+    in a thread while the caller runs the network on this one. `scratch` holds converted files."""
+    if not batches:
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="decode") as decoder:
+        upcoming = decoder.submit(_decode_batch, batches[0], prepare, scratch)
+        for number, batch in enumerate(batches):
+            decoded, images = upcoming.result()
+            if number + 1 < len(batches):
+                upcoming = decoder.submit(_decode_batch, batches[number + 1], prepare, scratch)
+            yield batch, decoded, images
+
+
+def graph_preparation(backbone: Backbone) -> Callable[..., tf.Tensor]:
+    """The traced file -> network input function (plain for variant 0, else that augmentation) of `backbone`."""
+    return _graph_functions(backbone)[1]
+
+
+def _decode_batch(jobs: list[Job], prepare, scratch: Path) -> tuple[list[int], list[tf.Tensor]]:
     """Decode one batch, image after image, in a thread beside the network.
 
     Why a thread and not tf.data: both the decoding graphs and the network then run their ops on
@@ -157,8 +171,8 @@ def _decode_batch(jobs: list[Job], prepare, scratch: Path) -> tuple[list[str], l
     (bench/train.py: 0.62 of the model-alone speed with tf.data, 0.71 decoding then running, 0.84
     overlapped this way).
     """
-    keys, images = [], []
-    for job in jobs:
+    decoded, images = [], []
+    for position, job in enumerate(jobs):
         path = _readable_path(job, scratch)
         if path is None:
             continue  # never cached, so reported as skipped
@@ -166,8 +180,8 @@ def _decode_batch(jobs: list[Job], prepare, scratch: Path) -> tuple[list[str], l
             images.append(prepare(tf.constant(str(path)), tf.constant(job.key), tf.constant(job.variant, tf.int32)))
         except (tf.errors.OpError, ValueError):
             continue  # TensorFlow cannot decode it: skipped and reported, never fatal
-        keys.append(job.key)
-    return keys, images
+        decoded.append(position)
+    return decoded, images
 
 
 def _readable_path(job: Job, scratch: Path) -> Path | None:

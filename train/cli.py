@@ -42,9 +42,9 @@ def build_train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--drop-suspects", action="store_true",
                         help="leave suspects out of the training split (never off the disk) and report the accuracy either way")
     parser.add_argument("--folds", type=int, help="cross-validation folds that judge suspects (default 5)")
-    parser.add_argument("--fine-tune", type=int, nargs="?", const=1, metavar="N",
-                        help="after the head, train the backbone's last N blocks (default 1, at most 8) with it; "
-                             "built-in backbone only")
+    parser.add_argument("--fine-tune", nargs="?", const="1", metavar="N|all",
+                        help="after the head, train the backbone's last N blocks (default 1, at most 8) with it, or 'all' "
+                             "of it from the images (slow without a GPU); built-in backbone only")
     parser.add_argument("--config", help="settings file (default ./config.toml when present)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     return parser

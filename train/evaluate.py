@@ -1,7 +1,7 @@
 """Test-set evaluation: accuracy, per-label precision and recall, a confusion matrix, the mistakes.
 
-Written to `metrics.json` (for programs), `report.md` (for people) and `confusion_matrix.png`
-(drawn with Pillow: no plotting library needed).
+Written to `metrics.json` (for programs) and `report.md` (for terminals and diffs); the page
+people look at, with the plots, is report_page.py's report.html.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 
 
 @dataclass
@@ -73,7 +72,6 @@ def evaluate(probabilities: np.ndarray, truth: np.ndarray, paths: list[str], lab
 def write(evaluation: Evaluation, out: Path, extra: dict) -> None:
     data = {**extra, "test": {**asdict(evaluation), "mistakes": [asdict(m) for m in evaluation.mistakes]}}
     (out / "metrics.json").write_text(json.dumps(data, indent=1))
-    draw_confusion(evaluation, out / "confusion_matrix.png")
     (out / "report.md").write_text(_markdown(evaluation, extra))
 
 
@@ -90,7 +88,7 @@ def _markdown(evaluation: Evaluation, extra: dict) -> str:
         evaluation.table(),
         "```",
         "",
-        "Confusion matrix (rows: true label; columns: predicted), also `confusion_matrix.png`:",
+        "Confusion matrix (rows: true label; columns: predicted), drawn in `report.html` and `confusion_matrix.png`:",
         "",
         "```",
         evaluation.confusion_table(),
@@ -103,24 +101,3 @@ def _markdown(evaluation: Evaluation, extra: dict) -> str:
     else:
         lines.append("No test image was misclassified.")
     return "\n".join(lines) + "\n"
-
-
-def draw_confusion(evaluation: Evaluation, target: Path, cell: int = 56) -> None:
-    labels = evaluation.labels
-    n = len(labels)
-    margin = 12 + 7 * max(len(label) for label in labels)
-    image = Image.new("RGB", (margin + cell * n + 10, margin + cell * n + 10), "white")
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default()
-    matrix = np.array(evaluation.confusion, dtype=float)
-    rows = matrix.sum(axis=1, keepdims=True)
-    shares = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
-    for i in range(n):
-        draw.text((4, margin + i * cell + cell // 2 - 6), labels[i], fill="black", font=font)
-        draw.text((margin + i * cell + 4, margin - 16), labels[i][:8], fill="black", font=font)
-        for j in range(n):
-            shade = int(255 - 200 * shares[i, j])
-            box = (margin + j * cell, margin + i * cell, margin + (j + 1) * cell - 2, margin + (i + 1) * cell - 2)
-            draw.rectangle(box, fill=(shade, shade, 255) if i == j else (255, shade, shade))
-            draw.text((box[0] + cell // 2 - 8, box[1] + cell // 2 - 6), str(int(matrix[i, j])), fill="black", font=font)
-    image.save(target)

@@ -7,6 +7,10 @@ that decays (cosine), and early stopping on validation loss that keeps the best 
 Why it is cheap on a CPU: the frozen part's output (the activations entering the first
 unfrozen block) is cached per image and per augmentation variant, keyed like the bottlenecks
 (content hash + variant, per backbone and cut point), so an epoch only runs the top blocks.
+`--fine-tune all` has no cut to cache at: the whole network trains from the image files, with a
+fresh random augmentation of every photo in every epoch (finetune_images.py), at the price of
+running the full network forwards and backwards per photo and epoch: a job for a GPU, which
+TensorFlow uses when it sees one.
 
 BatchNorm: the embedded port folds each BatchNorm into the convolution before it (scale into the
 kernel, shift into the bias), so there are no BatchNorm layers and no batch statistics. Training
@@ -18,18 +22,58 @@ learns. Small datasets get no noisy batch statistics this way.
 from __future__ import annotations
 
 import math
-import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import keras
 import numpy as np
 import tensorflow as tf
+from tqdm import tqdm
 
 from . import efficientnet_lite
 from .errors import TrainError
-from .head import BestEpoch, class_weights, train_step
-from .settings import TrainSettings
+from .head import BestEpoch, EpochScores, class_weights, train_step
+from .settings import MAX_FINE_TUNE_BLOCKS, TrainSettings
+
+#: (inputs, labels, positions of these rows in the source) - rows a source could not decode are left out
+Batch = tuple[np.ndarray | tf.Tensor, np.ndarray, np.ndarray]
+
+
+class BatchSource(Protocol):
+    """Where fine-tuning's examples come from: cached activations in memory, or the image files."""
+
+    labels: np.ndarray
+
+    def epoch(self, number: int) -> Iterator[Batch]:
+        """Epoch `number`'s training batches: shuffled, augmented where the source augments."""
+
+    def plain(self) -> Iterator[Batch]:
+        """Every example once, in order, not augmented: for measuring and predicting."""
+
+
+class ArrayBatches:
+    """Examples already in memory (the activations at the cut, every cached variant as a row)."""
+
+    def __init__(self, inputs: np.ndarray, labels: np.ndarray, batch_size: int, seed: int = 0) -> None:
+        self.inputs, self.labels, self.batch_size = inputs, labels, batch_size
+        self._rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def epoch(self, number: int) -> Iterator[Batch]:
+        return self._batches(self._rng.permutation(len(self.labels)))
+
+    def plain(self) -> Iterator[Batch]:
+        return self._batches(np.arange(len(self.labels)))
+
+    def _batches(self, order: np.ndarray) -> Iterator[Batch]:
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start:start + self.batch_size]
+            yield self.inputs[rows], self.labels[rows], rows
 
 
 @dataclass
@@ -39,76 +83,101 @@ class FineTuneHistory:
     lines: list[str] = field(default_factory=list)
     #: per epoch from 0 (the warm start), the loss early stopping watched (validation, else training cross entropy)
     watched: list[float] = field(default_factory=list)
+    #: per epoch from 0; training numbers are the running ones of the epoch's (augmented, dropout) batches
+    curve: list[EpochScores] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 def cut_for(blocks: int) -> int:
     """The first block trained when the last `blocks` blocks are unfrozen."""
     total = len(efficientnet_lite.BLOCKS)
-    if not 1 <= blocks <= MAX_BLOCKS:
-        raise TrainError(f"--fine-tune takes 1 to {MAX_BLOCKS} blocks (the last ones of {total})")
+    if not 1 <= blocks <= MAX_FINE_TUNE_BLOCKS:
+        raise TrainError(f"--fine-tune takes 1 to {MAX_FINE_TUNE_BLOCKS} blocks (the last ones of {total}) or 'all'")
     return total - blocks
 
 
-#: Deeper cuts cache activations too large per image (block 8 in: 14x14x80 floats, 63 KB).
-MAX_BLOCKS = 8
-
-
-def build_model(cut: int, head: keras.Model, settings: TrainSettings) -> keras.Model:
-    """Activations entering block `cut` -> logits: the top of the backbone (ImageNet weights) and the trained head."""
-    top = efficientnet_lite.build_top(cut)
-    inputs = keras.Input(top.input_shape[1:], name="activations")
-    x = keras.layers.Dropout(settings.dropout, seed=settings.seed)(top(inputs))
+def build_model(cut: int | None, head: keras.Model, settings: TrainSettings) -> keras.Model:
+    """The trained part and the head, warm-started: activations entering block `cut` -> logits, or with
+    `cut` None (--fine-tune all) the image -> logits through the whole backbone, ImageNet weights."""
+    network = efficientnet_lite.build() if cut is None else efficientnet_lite.build_top(cut)
+    inputs = keras.Input(network.input_shape[1:], name="image" if cut is None else "activations")
+    x = keras.layers.Dropout(settings.dropout, seed=settings.seed)(network(inputs))
     dense = keras.layers.Dense(head.output_shape[-1], kernel_regularizer=keras.regularizers.L2(settings.l2), name="logits")
     logits = dense(x)
     dense.set_weights(head.get_layer("logits").get_weights())
     return keras.Model(inputs, logits, name="fine_tuned")
 
 
-def fine_tune(model: keras.Model, train: tuple[np.ndarray, np.ndarray], validation: tuple[np.ndarray, np.ndarray],
-              classes: int, settings: TrainSettings, log_dir: Path, progress: bool = True) -> FineTuneHistory:
+def fine_tune(model: keras.Model, train: BatchSource, validation: BatchSource | None, classes: int, settings: TrainSettings,
+              log_dir: Path, progress: bool = True) -> FineTuneHistory:
     """Train `model` in place; the weights of the epoch with the lowest validation loss are kept
-    (epoch 0, the untouched warm start, included: `best_epoch` 0 means fine-tuning did not help)."""
+    (epoch 0, the untouched warm start, included: `best_epoch` 0 means fine-tuning did not help).
+
+    One progress bar over every epoch's images: its ETA is the time left if no early stop comes.
+    """
+    started = time.perf_counter()
     keras.utils.set_random_seed(settings.seed)
-    features, labels = train
-    batches = max(1, math.ceil(len(features) / settings.batch_size))
+    examples = len(train.labels)
+    batches = max(1, math.ceil(examples / settings.batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(settings.fine_tune_learning_rate, batches * settings.fine_tune_epochs)
     optimizer = keras.optimizers.Adam(schedule)
-    weights = class_weights(labels, classes)
-    sample_weights = np.array([weights[int(y)] for y in labels], dtype=np.float32)
+    weights = class_weights(train.labels, classes)
+    sample_weights = np.array([weights[int(y)] for y in range(classes)], dtype=np.float32)
     step, measure = train_step(model, optimizer), _measure(model)
-    rng = np.random.default_rng(settings.seed)
+    has_validation = validation is not None and len(validation.labels) > 0
+    watched_source = validation if has_validation else train
     writer = tf.summary.create_file_writer(str(log_dir / "fine_tune"))
     history = FineTuneHistory()
-    # Epoch 0 is the head's warm start: if no epoch beats it on validation, fine-tuning changes nothing.
-    start_loss, _ = _epoch_line(0, measure, train, validation)
-    best = BestEpoch(model, settings.fine_tune_patience, loss=start_loss)
+    # Epoch 0 is the head's warm start: if no epoch beats it, fine-tuning changes nothing.
+    start_loss, start_accuracy = measure(watched_source)
+    history.curve.append(EpochScores(0, None, None, start_loss, start_accuracy) if has_validation
+                         else EpochScores(0, start_loss, start_accuracy))
     history.watched.append(start_loss)
-    for epoch in range(1, settings.fine_tune_epochs + 1):
-        order = rng.permutation(len(features))
-        for start in range(0, len(order), settings.batch_size):
-            batch = order[start:start + settings.batch_size]
-            step(features[batch], labels[batch], sample_weights[batch])
-        watched, line = _epoch_line(epoch, measure, train, validation)
-        with writer.as_default(step=epoch):
-            tf.summary.scalar("fine_tune/watched_cross_entropy", watched)
-        history.lines.append(line)
-        history.watched.append(watched)
-        if progress:
-            print(line, file=sys.stderr, flush=True)
-        history.epochs = epoch
-        if best.should_stop(epoch, watched):
-            break
+    best = BestEpoch(model, settings.fine_tune_patience, loss=start_loss)
+    with tqdm(total=examples * settings.fine_tune_epochs, desc="fine-tune", unit="img", disable=not progress) as bar:
+        for epoch in range(1, settings.fine_tune_epochs + 1):
+            loss_sum = right = seen = 0.0
+            for inputs, labels, _ in train.epoch(epoch):
+                loss, logits = step(inputs, labels, sample_weights[labels])
+                loss_sum += float(loss) * len(labels)
+                right += float(np.sum(np.argmax(logits.numpy(), axis=1) == labels))
+                seen += len(labels)
+                bar.update(len(labels))
+            scores = EpochScores(epoch, loss_sum / max(1, seen), right / max(1, seen))
+            line = (f"Fine-tune epoch {epoch}: Train accuracy = {scores.train_accuracy * 100:.1f}%, "
+                    f"Cross entropy = {scores.train_loss:.4f}")
+            if has_validation:
+                scores.val_loss, scores.val_accuracy = measure(validation)
+                watched = scores.val_loss
+                line += f", Validation accuracy = {scores.val_accuracy * 100:.1f}% (cross entropy {scores.val_loss:.4f})"
+            else:
+                watched, _ = measure(train)
+            with writer.as_default(step=epoch):
+                tf.summary.scalar("fine_tune/watched_cross_entropy", watched)
+            history.lines.append(line)
+            history.watched.append(watched)
+            history.curve.append(scores)
+            if progress:
+                bar.write(line)
+            history.epochs = epoch
+            if best.should_stop(epoch, watched):
+                break
     writer.close()
     best.restore()
     history.best_epoch = best.epoch
+    history.seconds = time.perf_counter() - started
     return history
 
 
-def probabilities(model: keras.Model, features: np.ndarray, batch_size: int = 64) -> np.ndarray:
-    if not len(features):
-        return np.zeros((0, model.output_shape[-1]), np.float32)
-    return np.concatenate([tf.nn.softmax(model(features[i:i + batch_size], training=False)).numpy()
-                           for i in range(0, len(features), batch_size)])
+def probabilities(model: keras.Model, source: BatchSource) -> tuple[np.ndarray, np.ndarray]:
+    """(softmax rows, their positions in `source`): rows a source could not decode are absent."""
+    rows, positions = [], []
+    for inputs, _, where in source.plain():
+        rows.append(tf.nn.softmax(_predict(model)(inputs)).numpy())
+        positions.append(where)
+    if not rows:
+        return np.zeros((0, model.output_shape[-1]), np.float32), np.zeros(0, np.int64)
+    return np.concatenate(rows), np.concatenate(positions)
 
 
 def copy_into_backbone(model: keras.Model, network: keras.Model) -> int:
@@ -132,18 +201,17 @@ def dense_head(model: keras.Model, settings: TrainSettings) -> keras.Model:
     return head
 
 
-def _epoch_line(epoch: int, measure, train, validation) -> tuple[float, str]:
-    train_loss, train_accuracy = measure(*train)
-    line = f"Fine-tune epoch {epoch}: Train accuracy = {train_accuracy * 100:.1f}%, Cross entropy = {train_loss:.4f}"
-    if not len(validation[0]):
-        return train_loss, line
-    val_loss, val_accuracy = measure(*validation)
-    return val_loss, line + f", Validation accuracy = {val_accuracy * 100:.1f}% (cross entropy {val_loss:.4f})"
+def _predict(model: keras.Model):
+    """Inference traced once per model (not once per batch shape: the last batch is shorter)."""
+    function = getattr(model, "_inference", None)
+    if function is None:
+        function = model._inference = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    return function
 
 
-def _measure(model: keras.Model, batch_size: int = 64):
-    """(mean cross entropy, accuracy) like head._measure, but in batches: activations are ~40 KB a photo,
-    where the head's bottlenecks fit in one call."""
+def _measure(model: keras.Model):
+    """(mean cross entropy, accuracy) over a source's plain examples, without dropout, in batches:
+    activations are ~40 KB a photo and images 600 KB, where the head's bottlenecks fit in one call."""
     @tf.function(reduce_retracing=True)
     def batch_sums(x, y):
         logits = model(x, training=False)
@@ -151,11 +219,11 @@ def _measure(model: keras.Model, batch_size: int = 64):
         right = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, axis=1), y), tf.float32))
         return loss, right
 
-    def measure(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-        loss = right = 0.0
-        for start in range(0, len(x), batch_size):
-            batch_loss, batch_right = batch_sums(x[start:start + batch_size], y[start:start + batch_size])
-            loss, right = loss + float(batch_loss), right + float(batch_right)
-        return loss / max(1, len(x)), right / max(1, len(x))
+    def measure(source: BatchSource) -> tuple[float, float]:
+        loss = right = count = 0.0
+        for inputs, labels, _ in source.plain():
+            batch_loss, batch_right = batch_sums(inputs, labels)
+            loss, right, count = loss + float(batch_loss), right + float(batch_right), count + len(labels)
+        return loss / max(1, count), right / max(1, count)
 
     return measure

@@ -40,10 +40,23 @@ class BestEpoch:
 
 
 @dataclass
+class EpochScores:
+    """One point of a learning curve; None where it was not measured (no validation split; the
+    running training numbers of fine-tuning's warm start, epoch 0, which had no training yet)."""
+
+    epoch: int
+    train_loss: float | None
+    train_accuracy: float | None
+    val_loss: float | None = None
+    val_accuracy: float | None = None
+
+
+@dataclass
 class History:
     epochs: int = 0
     best_epoch: int = 0
     lines: list[str] = field(default_factory=list)
+    curve: list[EpochScores] = field(default_factory=list)
 
 
 def build_head(feature_dim: int, classes: int, settings: TrainSettings) -> keras.Model:
@@ -97,6 +110,7 @@ def train_head(
         train_loss, train_accuracy = (float(v) for v in measure(features, labels))
         line = f"Epoch {epoch}: Train accuracy = {train_accuracy * 100:.1f}%, Cross entropy = {train_loss:.4f}"
         watched = train_loss
+        scores = EpochScores(epoch, train_loss, train_accuracy)
         with writer.as_default(step=epoch):
             tf.summary.scalar("train/cross_entropy", train_loss)
             tf.summary.scalar("train/accuracy", train_accuracy)
@@ -106,7 +120,9 @@ def train_head(
                 tf.summary.scalar("validation/accuracy", val_accuracy)
                 line += f", Validation accuracy = {val_accuracy * 100:.1f}% (cross entropy {val_loss:.4f})"
                 watched = val_loss
+                scores.val_loss, scores.val_accuracy = val_loss, val_accuracy
         history.lines.append(line)
+        history.curve.append(scores)
         if progress and (epoch % every == 0 or epoch == 1):
             print(line, file=sys.stderr, flush=True)
         history.epochs = epoch
@@ -129,7 +145,7 @@ def train_step(head: keras.Model, optimizer: keras.optimizers.Optimizer):
             loss = tf.reduce_sum(w * cross_entropy(y, logits)) / tf.reduce_sum(w) + tf.add_n(head.losses or [0.0])
         gradients = tape.gradient(loss, head.trainable_weights)
         optimizer.apply(gradients, head.trainable_weights)
-        return loss
+        return loss, logits
 
     return step
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,12 +29,14 @@ from .bottlenecks import BottleneckCache, Job, extract, key_for
 from .errors import TrainError
 from .evaluate import Evaluation, evaluate, write
 from .export import export
-from .finetune import FineTuneHistory, copy_into_backbone, cut_for, dense_head, fine_tune
+from .report_page import write_report_page
+from .finetune import ArrayBatches, FineTuneHistory, copy_into_backbone, cut_for, dense_head, fine_tune
+from .finetune_images import ImageBatches
 from .finetune import build_model as build_fine_tune_model
 from .finetune import probabilities as fine_tune_probabilities
-from .head import History, train_head
+from .head import EpochScores, History, train_head
 from .image_bytes import needs_conversion
-from .settings import TrainSettings
+from .settings import FINE_TUNE_ALL, TrainSettings
 from .split import TEST, TRAIN, VALIDATION, folds, split
 from .suspects import SuspectReport, find_suspects, write_suspects
 
@@ -60,6 +63,7 @@ class TrainResult:
     accuracy_with_suspects: float | None = None
     dataset: Path = Path(".")
     fine_tuned: "FineTuned | None" = None
+    report_page: Path | None = None
 
     def summary(self) -> str:
         lines = [
@@ -76,14 +80,17 @@ class TrainResult:
             lines += ["", self.suspects.summary(self.dataset)]
         if self.fine_tuned is not None:
             tuned = self.fine_tuned
-            lines += ["", f"Fine-tuned the last {tuned.blocks} block(s) of the backbone with the head: validation accuracy "
+            what = "the whole backbone" if tuned.blocks == FINE_TUNE_ALL else f"the last {tuned.blocks} block(s) of the backbone"
+            lines += ["", f"Fine-tuned {what} with the head: validation accuracy "
                           f"{tuned.validation_before * 100:.1f}% -> {tuned.validation_accuracy * 100:.1f}% (best epoch "
-                          f"{tuned.history.best_epoch} of {tuned.history.epochs}; {tuned.extracted} activations computed)."]
+                          f"{tuned.history.best_epoch} of {tuned.history.epochs}, {tuned.history.seconds:.0f} s; "
+                          f"{tuned.extracted} activations computed)."]
         if self.accuracy_with_suspects is not None:
             lines.append(f"Trained without {len(self.dropped)} suspects (--drop-suspects): test accuracy "
                          f"{self.evaluation.accuracy * 100:.1f}%, with them {self.accuracy_with_suspects * 100:.1f}%.")
-        lines += ["", f"Model: {self.out}/saved_model (labels.txt, metrics.json, report.md, confusion_matrix.png, logs/) "
+        lines += ["", f"Model: {self.out}/saved_model (labels.txt, metrics.json, report.md, logs/) "
                       f"in {self.seconds:.0f} s, {self.extracted} bottlenecks computed.",
+                  f"Report: {self.report_page or self.out / 'report.html'} (open it in a browser)",
                   f"Try it: classify {self.out} IMAGE..."]
         return "\n".join(lines)
 
@@ -114,13 +121,17 @@ def train(dataset: str | os.PathLike, *, out: str | os.PathLike | None = None, c
     judge = suspects and not drop_suspects  # --drop-suspects judges them inside _finish, before training again
     # Judged while the model is exported: export is mostly Python (tracing, writing), the fold heads
     # mostly TensorFlow kernels. Not beside fine-tuning, which builds Keras models and seeds Keras too.
-    overlap = judge and not settings.fine_tune
+    overlap = judge and not settings.fine_tuning
     with ThreadPoolExecutor(1, thread_name_prefix="suspects") as background:
         pending = background.submit(_judge, run, history.best_epoch) if overlap else None
         report = _judge(run, history.best_epoch) if judge and not overlap else None
         result = _finish(run, target, head, history, tflite, drop_suspects, progress, started)
     if judge:
         result.suspects = pending.result() if pending else report
+    listed = result.suspects  # also set by --drop-suspects, None with --no-suspects
+    result.seconds = time.perf_counter() - started
+    result.report_page = write_report_page(target, run.root, result.seconds,
+                                           [asdict(s) for s in listed.suspects] if listed is not None else None)
     return result
 
 
@@ -138,7 +149,7 @@ def _finish(run: _Run, target: Path, head, history: History, tflite: bool, drop_
         head, history = train_head(*data[TRAIN][:2], *data[VALIDATION][:2], len(labels), settings, target / "logs", progress)
     test = data[TEST]
     fine_tuned = None
-    if settings.fine_tune:
+    if settings.fine_tuning:
         fine_tuned = _fine_tune(run, head, set(dropped), target, progress)
         head, test, validation_accuracy, test_probabilities = (fine_tuned.head, fine_tuned.test, fine_tuned.validation_accuracy,
                                                                fine_tuned.test_probabilities)
@@ -153,8 +164,11 @@ def _finish(run: _Run, target: Path, head, history: History, tflite: bool, drop_
 
         export_tflite(target, run.backbone, head, [run.root / r.path for r in run.usable if run.placement[r.path] == TRAIN], labels)
     counts = {name: len(set(data[name][2])) for name in (TRAIN, VALIDATION, TEST)}
+    curves = {"head": _curve(history.curve, history.best_epoch)}
+    if fine_tuned is not None:
+        curves["fine_tune"] = _curve(fine_tuned.history.curve, fine_tuned.history.best_epoch)
     _write_outputs(target, run.root, evaluation, run.placement, labels, run.backbone, settings, validation_accuracy, counts,
-                   test, test_probabilities, dropped)
+                   test, test_probabilities, dropped, curves, time.perf_counter() - started)
     return TrainResult(target, labels, evaluation, history, validation_accuracy, counts, run.skipped,
                        time.perf_counter() - started, run.extracted, report, dropped, accuracy_with, run.root, fine_tuned)
 
@@ -163,7 +177,8 @@ def _finish(run: _Run, target: Path, head, history: History, tflite: bool, drop_
 class FineTuned:
     head: object
     history: FineTuneHistory
-    blocks: int
+    #: settings.fine_tune: "1".."8" blocks, or "all"
+    blocks: str
     #: validation accuracy of the head alone (before) and of the fine-tuned network (after)
     validation_before: float
     validation_accuracy: float
@@ -173,10 +188,33 @@ class FineTuned:
 
 
 def _fine_tune(run: _Run, head, dropped: set[str], target: Path, progress: bool) -> FineTuned:
-    """Activations at the cut (cached like bottlenecks), the top blocks and the head trained together, the
-    weights written back into the backbone so that export() saves the fine-tuned network."""
+    """The backbone (its last blocks, or all of it) and the head trained together from the head's
+    weights, then written back into the backbone so that export() saves the fine-tuned network."""
     settings = run.settings
-    cut = cut_for(settings.fine_tune)
+    validation_before = _accuracy(head, *run.data[VALIDATION][:2])
+    if settings.fine_tune_all:
+        with tempfile.TemporaryDirectory(prefix="retrainkit-converted-") as scratch:
+            model, history, sources, extracted = _fine_tune_from_images(run, head, dropped, target, progress, Path(scratch))
+            validation, _ = fine_tune_probabilities(model, sources[VALIDATION])
+            test_probabilities, decoded = fine_tune_probabilities(model, sources[TEST])
+        test_paths, test_truth = sources[TEST].paths, sources[TEST].labels
+        test = (np.zeros((len(decoded), 0), np.float32), test_truth[decoded], [test_paths[i] for i in decoded])
+        validation_truth = sources[VALIDATION].labels
+    else:
+        model, history, sources, extracted = _fine_tune_from_activations(run, head, dropped, target, progress)
+        validation, _ = fine_tune_probabilities(model, sources[VALIDATION])
+        test_probabilities, _ = fine_tune_probabilities(model, sources[TEST])
+        test, validation_truth = sources[TEST].rows, sources[VALIDATION].labels
+    copy_into_backbone(model, run.backbone.network)
+    validation_accuracy = float((validation.argmax(axis=1) == validation_truth[:len(validation)]).mean()) if len(validation) else 0.0
+    return FineTuned(dense_head(model, settings), history, settings.fine_tune, validation_before, validation_accuracy,
+                     test, test_probabilities, extracted)
+
+
+def _fine_tune_from_activations(run: _Run, head, dropped: set[str], target: Path, progress: bool):
+    """The last blocks, from the activations at the cut (cached per image and variant like bottlenecks)."""
+    settings = run.settings
+    cut = cut_for(settings.fine_tune_blocks)
     variants = max(settings.augment, FINE_TUNE_VARIANTS)
     cache = BottleneckCache(Path(settings.cache_dir) if settings.cache_dir else run.root / ".cache",
                             f"{run.backbone.id}-block{cut}", kind="activations")
@@ -190,14 +228,44 @@ def _fine_tune(run: _Run, head, dropped: set[str], target: Path, progress: bool)
     shape = efficientnet_lite.activation_shape(cut)
     arrays = {name: (rows[0].reshape(-1, *shape), rows[1], rows[2]) for name, rows in arrays.items()}
     arrays[TRAIN] = _without(arrays[TRAIN], dropped)
-    validation_before = _accuracy(head, *run.data[VALIDATION][:2])
+    sources = {name: _Rows(*arrays[name], settings.batch_size, settings.seed) for name in arrays}
     model = build_fine_tune_model(cut, head, settings)
-    history = fine_tune(model, arrays[TRAIN][:2], arrays[VALIDATION][:2], len(run.labels), settings, target / "logs", progress)
-    copy_into_backbone(model, run.backbone.network)
-    validation = fine_tune_probabilities(model, arrays[VALIDATION][0])
-    validation_accuracy = float((validation.argmax(axis=1) == arrays[VALIDATION][1]).mean()) if len(validation) else 0.0
-    return FineTuned(dense_head(model, settings), history, settings.fine_tune, validation_before, validation_accuracy,
-                     arrays[TEST], fine_tune_probabilities(model, arrays[TEST][0]), extracted)
+    history = fine_tune(model, sources[TRAIN], sources[VALIDATION], len(run.labels), settings, target / "logs", progress)
+    return model, history, sources, extracted
+
+
+def _fine_tune_from_images(run: _Run, head, dropped: set[str], target: Path, progress: bool, scratch: Path):
+    """The whole network, from the image files: a fresh augmentation of every training photo per epoch."""
+    settings = run.settings
+    index = {label: i for i, label in enumerate(run.labels)}
+    sources = {}
+    for name in (TRAIN, VALIDATION, TEST):
+        records = [r for r in run.usable if run.placement[r.path] == name and not (name == TRAIN and r.path in dropped)]
+        jobs = [Job(key_for(r.sha256), run.root / r.path, 0, needs_conversion(r.format, r.mode, r.transparent)) for r in records]
+        labels = np.array([index[r.label] for r in records], dtype=np.int64)
+        sources[name] = ImageBatches(jobs, labels, [r.path for r in records], run.backbone, settings.batch_size, scratch,
+                                     settings.seed, augment=name == TRAIN)
+    if progress:
+        where = "on the GPU" if tf.config.list_physical_devices("GPU") else "on the CPU (a GPU is much faster: TensorFlow uses one it sees)"
+        print(f"Fine-tuning the whole network from {len(sources[TRAIN])} training photos, {where}.", file=sys.stderr, flush=True)
+    model = build_fine_tune_model(None, head, settings)
+    history = fine_tune(model, sources[TRAIN], sources[VALIDATION], len(run.labels), settings, target / "logs", progress)
+    return model, history, sources, 0
+
+
+class _Rows:
+    """Activation rows of one split as a fine-tuning source, keeping the (inputs, labels, paths) triple."""
+
+    def __init__(self, inputs: np.ndarray, labels: np.ndarray, paths: list[str], batch_size: int, seed: int) -> None:
+        self.rows = (inputs, labels, paths)
+        self._batches = ArrayBatches(inputs, labels, batch_size, seed)
+        self.labels = labels
+
+    def epoch(self, number: int):
+        return self._batches.epoch(number)
+
+    def plain(self):
+        return self._batches.plain()
 
 
 def find_suspects_in(dataset: str | os.PathLike, *, config: str | os.PathLike | None = None, progress: bool = True,
@@ -239,8 +307,7 @@ def _prepare(dataset, config, progress: bool, options: dict) -> _Run:
     placement = split(usable, _groups(analysis), settings.val_pct, settings.test_pct)
 
     backbone = backbones.load(settings.backbone, settings.image_size)
-    if settings.fine_tune:
-        cut_for(settings.fine_tune)  # a wrong block count is refused before extraction, not after
+    if settings.fine_tuning:
         if backbone.name != backbones.EMBEDDED:
             raise TrainError(f"--fine-tune works with the built-in {backbones.EMBEDDED}: a TF Hub or SavedModel backbone is "
                              "a sealed graph whose blocks cannot be unfrozen one by one; train its head without --fine-tune")
@@ -354,8 +421,12 @@ def _prepare_out(target: Path) -> None:
         raise TrainError(f"cannot write the model to {target}: {error.strerror or error}; choose another --out") from None
 
 
+def _curve(scores: list[EpochScores], best_epoch: int) -> dict:
+    return {"best_epoch": best_epoch, "epochs": [asdict(s) for s in scores]}
+
+
 def _write_outputs(target, root, evaluation, placement, labels, backbone, settings, validation_accuracy, counts, test, test_probabilities,
-                   dropped: list[str]) -> None:
+                   dropped: list[str], curves: dict, seconds: float) -> None:
     (target / "split.json").write_text(json.dumps(
         {name: sorted(p for p, s in placement.items() if s == name) for name in (TRAIN, VALIDATION, TEST)}, indent=1))
     extra = {
@@ -366,6 +437,8 @@ def _write_outputs(target, root, evaluation, placement, labels, backbone, settin
         "validation_accuracy": validation_accuracy,
         "settings": settings.__dict__,
         "dropped_suspects": dropped,
+        "curves": curves,
+        "seconds": seconds,
         "test_predictions": [
             {"path": path, "true": labels[t], "probabilities": [float(p) for p in row]}
             for path, t, row in zip(test[2], test[1], test_probabilities)

@@ -10,6 +10,12 @@ from retrainkit.config import load_section
 from .errors import TrainError
 
 
+#: `--fine-tune all`: every layer of the backbone trains, from the images.
+FINE_TUNE_ALL = "all"
+#: Deeper cuts cache activations too large per image (block 8 in: 14x14x80 floats, 63 KB).
+MAX_FINE_TUNE_BLOCKS = 8
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     #: "efficientnet_lite0" (embedded, offline), a TF Hub handle, or a local SavedModel folder
@@ -34,8 +40,9 @@ class TrainSettings:
     cache_dir: str = ""
     #: images per batch when extracting bottlenecks
     extract_batch: int = 32
-    #: fine-tuning: how many of the backbone's last blocks to train with the head (0 = off; 1-8)
-    fine_tune: int = 0
+    #: fine-tuning: how many of the backbone's last blocks to train with the head (0 = off; 1-8), or
+    #: "all" for the whole network, trained from the images (a string, so TOML takes both)
+    fine_tune: str = "0"
     fine_tune_epochs: int = 15
     #: the starting learning rate, which decays to 0 over fine_tune_epochs (cosine)
     fine_tune_learning_rate: float = 0.0001
@@ -69,9 +76,28 @@ class TrainSettings:
             raise TrainError("--dropout must be in [0, 1)")
         if self.folds < 2:
             raise TrainError("--folds must be at least 2")
-        if self.fine_tune < 0 or self.fine_tune_epochs < 1 or self.fine_tune_patience < 1 or self.fine_tune_learning_rate <= 0:
-            raise TrainError("--fine-tune takes a number of blocks (0 = off), and its epochs, patience and learning rate must be positive")
+        spelled = str(self.fine_tune).strip().lower()
+        if spelled != self.fine_tune:
+            return replace(self, fine_tune=spelled).checked()
+        if spelled != FINE_TUNE_ALL and not (spelled.isdigit() and int(spelled) <= MAX_FINE_TUNE_BLOCKS):
+            raise TrainError(f"--fine-tune takes 1 to {MAX_FINE_TUNE_BLOCKS} (the last blocks) or 'all' (the whole network), "
+                             f"not {self.fine_tune!r}")
+        if self.fine_tune_epochs < 1 or self.fine_tune_patience < 1 or self.fine_tune_learning_rate <= 0:
+            raise TrainError("fine-tuning's epochs, patience and learning rate must be positive")
         return self
+
+    @property
+    def fine_tuning(self) -> bool:
+        return self.fine_tune != "0"
+
+    @property
+    def fine_tune_all(self) -> bool:
+        return self.fine_tune == FINE_TUNE_ALL
+
+    @property
+    def fine_tune_blocks(self) -> int:
+        """The last blocks unfrozen; 0 with "all", which trains from the images instead of a cut."""
+        return 0 if self.fine_tune_all else int(self.fine_tune)
 
     def but(self, **changes: object) -> "TrainSettings":
         return replace(self, **changes).checked()
