@@ -41,13 +41,12 @@ def main() -> None:
 
     import_tensorflow()
     from train import efficientnet_lite
-    from train.bottlenecks import BottleneckCache, Job, extract, key_for
+    from train.bottlenecks import BottleneckCache, extract, key_for
     from train.finetune import ArrayBatches, build_model, cut_for, fine_tune
     from train.finetune import probabilities as tuned_probabilities
     from train.finetune_images import ImageBatches
     from train.head import train_head
-    from train.image_bytes import needs_conversion
-    from train.pipeline import FINE_TUNE_VARIANTS, _groups, _jobs, _prepare
+    from train.pipeline import FINE_TUNE_VARIANTS, _groups, _job, _jobs, _prepare
     from train.split import TRAIN, folds
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -61,12 +60,12 @@ def main() -> None:
         truth = np.array([index[r.label] for r in run.usable])
         if settings.fine_tune_all:
             cut = None
-            jobs = [Job(key_for(r.sha256), tree / r.path, 0, needs_conversion(r.format, r.mode, r.transparent)) for r in run.usable]
+            jobs = [_job(tree, r) for r in run.usable]
 
             def source(rows: np.ndarray, augment: bool):
                 picked = np.flatnonzero(rows)
                 return ImageBatches([jobs[i] for i in picked], truth[picked], [run.usable[i].path for i in picked], run.backbone,
-                                    settings.batch_size, Path(scratch), settings.seed, augment)
+                                    settings.batch_size, settings.seed, augment)
         else:
             cut = cut_for(settings.fine_tune_blocks)
             cache = BottleneckCache(tree / ".cache", f"{run.backbone.id}-block{cut}", kind="activations")

@@ -18,6 +18,8 @@ from queue import SimpleQueue
 
 from tqdm import tqdm
 
+from retrainkit.locks import dataset_lock
+
 from . import licenses as licence_table
 from . import sizes
 from .candidate import Candidate
@@ -29,7 +31,7 @@ from .feed import FeedSource
 from .flickr import FlickrClient
 from .http import RetryPolicy, make_session
 from .provenance import ProvenanceLog, record_for, write_attribution
-from .ratelimit import SlidingWindowLimiter
+from .ratelimit import SharedWindowLimiter
 from .search import SearchQuery, SearchSource
 from .summary import CollectSummary, LabelSummary
 
@@ -99,16 +101,28 @@ def collect(
         progress=progress,
     )
     licence_table.check_spec_syntax(run.license_spec)
-    if feed:
-        return run.from_feed(pick(feed_url, f, "feed_url"))
-    client = FlickrClient(
-        api_key=str(pick(api_key, f, "api_key")),
-        api_secret=str(pick(api_secret, f, "api_secret")),
-        endpoint=str(pick(endpoint, f, "endpoint")),
-        policy=run.policy,
-        limiter=SlidingWindowLimiter(_check_positive("calls_per_hour", pick(calls_per_hour, f, "calls_per_hour"))),
-    )
-    return run.from_search(client)
+    # One collect at a time per dataset: a second one waits, then finds the photos already there.
+    with dataset_lock(_created(run.root), "collect " + " ".join(run.labels), wait=True):
+        if feed:
+            return run.from_feed(pick(feed_url, f, "feed_url"))
+        api_key_value = str(pick(api_key, f, "api_key"))
+        client = FlickrClient(
+            api_key=api_key_value,
+            api_secret=str(pick(api_secret, f, "api_secret")),
+            endpoint=str(pick(endpoint, f, "endpoint")),
+            policy=run.policy,
+            limiter=SharedWindowLimiter(_check_positive("calls_per_hour", pick(calls_per_hour, f, "calls_per_hour")),
+                                        api_key_value),
+        )
+        return run.from_search(client)
+
+
+def _created(root: Path) -> Path:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CollectError(f"cannot write to output folder {root}: {error.strerror or error}; choose another with --out") from None
+    return root
 
 
 @dataclass

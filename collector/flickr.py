@@ -18,7 +18,7 @@ from flickrapi.exceptions import FlickrError
 
 from .errors import CollectError, FlickrUnavailable
 from .http import RetryPolicy, make_session
-from .ratelimit import SlidingWindowLimiter
+from .ratelimit import SharedWindowLimiter, SlidingWindowLimiter
 
 LOG = logging.getLogger(__name__)
 # flickrapi logs every non-200 reply at ERROR; with no handler Python would print those to stderr
@@ -46,7 +46,7 @@ class FlickrClient:
         api_secret: str,
         endpoint: str,
         policy: RetryPolicy,
-        limiter: SlidingWindowLimiter,
+        limiter: SlidingWindowLimiter | SharedWindowLimiter,
     ) -> None:
         if not api_key:
             raise CollectError(f"no Flickr API key: set FLICKR_API_KEY and FLICKR_API_SECRET or [flickr] in config.toml ({KEY_HELP}); or use --feed")

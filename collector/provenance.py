@@ -9,6 +9,7 @@ a file (harmless: ATTRIBUTION lists only files that exist), never a file without
 from __future__ import annotations
 
 import json
+import os
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -67,9 +68,15 @@ class ProvenanceLog:
         })
 
     def _append(self, name: str, record: dict) -> None:
-        line = json.dumps(record, ensure_ascii=False) + "\n"
-        with self._lock, (self.meta / name).open("a", encoding="utf-8") as handle:
-            handle.write(line)
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        # One write() of the whole line to a file opened O_APPEND: the kernel puts it at the end in
+        # one piece, so a line is never torn or interleaved, whoever else appends.
+        with self._lock:
+            descriptor = os.open(self.meta / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(descriptor, line)
+            finally:
+                os.close(descriptor)
 
 
 def read_records(root: Path) -> dict[str, dict]:

@@ -7,10 +7,16 @@ the window requires.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
+
+from filelock import FileLock
 
 
 class SlidingWindowLimiter:
@@ -48,3 +54,58 @@ class SlidingWindowLimiter:
     def _forget_before(self, cutoff: float) -> None:
         while self._stamps and self._stamps[0] <= cutoff:
             self._stamps.popleft()
+
+
+class SharedWindowLimiter:
+    """The same sliding window, shared by every process on this machine that uses the same API key.
+
+    Flickr counts calls per key, not per process: two `collect` runs (or a collect and a script)
+    with one key must share the 3,600 an hour. The window's timestamps live in a small file under
+    the user's cache folder, named by a hash of the key (never the key itself), and each call is a
+    read-modify-write of it under a file lock. Where that folder cannot be written, the limit
+    falls back to this process alone, as before.
+    """
+
+    def __init__(self, calls: int, api_key: str, window_s: float = 3600.0, folder: Path | None = None,
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
+        if calls <= 0:
+            raise ValueError("calls must be positive")
+        self.calls, self.window_s, self._clock, self._sleep = calls, window_s, clock, sleep
+        folder = folder or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "retrainkit"
+        self.file = folder / f"flickr-calls-{hashlib.sha256(api_key.encode()).hexdigest()[:16]}.json"
+        self._threads = threading.Lock()
+        self.waited_s = 0.0
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._fallback: SlidingWindowLimiter | None = None
+        except OSError:
+            self._fallback = SlidingWindowLimiter(calls, window_s, clock=time.monotonic, sleep=sleep)
+
+    def acquire(self) -> None:
+        """Block until one more call fits in the shared window, then count it."""
+        if self._fallback is not None:
+            self._fallback.acquire()
+            return
+        with self._threads:
+            while True:
+                with FileLock(f"{self.file}.lock", thread_local=False):
+                    now = self._clock()
+                    stamps = [t for t in self._load() if t > now - self.window_s]
+                    if len(stamps) < self.calls:
+                        self._save(stamps + [now])
+                        return
+                    wait = min(stamps) + self.window_s - now
+                self.waited_s += wait  # sleep outside the file lock: the other process may count its own calls
+                self._sleep(max(wait, 0.001))
+
+    def _load(self) -> list[float]:
+        try:
+            stamps = json.loads(self.file.read_text())
+            return [float(t) for t in stamps] if isinstance(stamps, list) else []
+        except (OSError, ValueError, TypeError):
+            return []
+
+    def _save(self, stamps: list[float]) -> None:
+        temporary = self.file.with_name(f"{self.file.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(stamps))
+        os.replace(temporary, self.file)

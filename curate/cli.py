@@ -83,6 +83,9 @@ def _review(args: argparse.Namespace) -> int:
         print(top_groups(analysis))
     scanned = analysis.scan
     print(f"\n{len(scanned.records)} images, {scanned.decoded} read, the rest from the cache, in {scanned.seconds:.1f} s.")
+    if scanned.vanished:
+        print(f"{len(scanned.vanished)} files went away while they were scanned (another command moved them): "
+              + ", ".join(scanned.vanished[:5]) + (" ..." if len(scanned.vanished) > 5 else ""))
     print(f"Report: {html_path} (data: {json_path}).")
     if args.no_serve:
         print(f"Next: curate reject / curate apply {args.dataset}")
@@ -114,18 +117,16 @@ def _serve(analysis, args: argparse.Namespace) -> int:
 def _reject(args: argparse.Namespace) -> int:
     root = check_dataset(args.dataset)
     paths = [_existing(root, p) for p in args.paths]
-    rejects = RejectList(root)
-    added = rejects.add(paths, args.reason)
-    rejects.save()
+    with RejectList.editing(root) as rejects:
+        added = rejects.add(paths, args.reason)
     print(f"{len(added)} added to {rejects.file} ({len(paths) - len(added)} were already there)")
     return 0
 
 
 def _unreject(args: argparse.Namespace) -> int:
     root = check_dataset(args.dataset)
-    rejects = RejectList(root)
-    removed = rejects.remove([resolve(root, p) for p in args.paths])
-    rejects.save()
+    with RejectList.editing(root) as rejects:
+        removed = rejects.remove([resolve(root, p) for p in args.paths])
     print(f"{len(removed)} taken off {rejects.file}")
     return 0
 

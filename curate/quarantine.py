@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from retrainkit.locks import dataset_lock
+
 from .analysis import Analysis
 from .errors import CurateError
 from .flags import MOVABLE
@@ -58,12 +60,18 @@ def apply(analysis: Analysis, what: tuple[str, ...] | list[str], dry_run: bool =
     moves = plan_apply(analysis, what)
     if dry_run:
         return MoveReport(moves, dry_run=True)
-    done = [_move(analysis.root, move, "quarantine") for move in moves]
+    with dataset_lock(analysis.root, "curate apply", wait=False):
+        done = [m for m in (_move(analysis.root, move, "quarantine") for move in moves) if m is not None]
     return MoveReport(done)
 
 
 def restore(root: Path, paths: list[str] | None = None) -> MoveReport:
     """Put quarantined files back (all of them, or those named) and take them off the reject list."""
+    with dataset_lock(root, "curate restore", wait=False):
+        return _restore(root, paths)
+
+
+def _restore(root: Path, paths: list[str] | None) -> MoveReport:
     quarantined = _quarantined(root)
     if paths:
         by_original = {original: key for key, original in quarantined.items()}
@@ -75,10 +83,10 @@ def restore(root: Path, paths: list[str] | None = None) -> MoveReport:
                 raise CurateError(f"{given}: not in quarantine (see {root}/{QUARANTINE_DIR}/)")
             chosen[key] = quarantined[key]
         quarantined = chosen
-    done = [_move(root, Move(q, original, "restore"), "restore") for q, original in sorted(quarantined.items())]
-    rejects = RejectList(root)
-    if rejects.remove([m.target for m in done]):
-        rejects.save()
+    done = [m for m in (_move(root, Move(q, original, "restore"), "restore") for q, original in sorted(quarantined.items()))
+            if m is not None]
+    with RejectList.editing(root) as rejects:
+        rejects.remove([m.target for m in done])
     return MoveReport(done)
 
 
@@ -112,11 +120,15 @@ def _quarantine_key(root: Path, given: str) -> str:
     return f"{QUARANTINE_DIR}/{resolve(root, relative)}"
 
 
-def _move(root: Path, move: Move, action: str) -> Move:
+def _move(root: Path, move: Move, action: str) -> Move | None:
+    """The move done, or None when the file is no longer there (deleted by hand since the scan)."""
     source = root / move.source
     target = _free_name(root / move.target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(source, target)
+    try:
+        os.replace(source, target)
+    except FileNotFoundError:
+        return None
     done = Move(move.source, target.relative_to(root).as_posix(), move.reason)
     _log(root, {"time": _now(), "action": action, "from": done.source, "to": done.target, "reason": move.reason})
     return done

@@ -1,15 +1,21 @@
 """`dataset/.curate/rejects.txt`: the reject list people edit by hand and by command.
 
 One `label/file  # reason` a line; comments and blank lines are kept exactly as written, so a
-command never destroys what a person wrote there. Writes are atomic (temp file + rename).
+command never destroys what a person wrote there. Writes are atomic (temp file + rename), and
+every change is a read-modify-write under a small file lock (`RejectList.editing`), so `curate
+reject` and the review page deciding at the same moment both keep their decision.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from retrainkit.locks import file_lock
 
 from .errors import CurateError
 from .tree import CURATE_DIR
@@ -32,6 +38,19 @@ class RejectList:
         self._lines: list[_Line] = []
         if self.file.exists():
             self._lines = [_parse(text) for text in self.file.read_text(encoding="utf-8").splitlines()]
+
+    @classmethod
+    @contextmanager
+    def editing(cls, root: Path) -> Iterator["RejectList"]:
+        """The list as it is on disk now, saved when the block ends (if it changed), no other editor in between."""
+        file = root / CURATE_DIR / REJECTS_NAME
+        file.parent.mkdir(parents=True, exist_ok=True)
+        with file_lock(file, str(file)):
+            rejects = cls(root)
+            before = [line.text for line in rejects._lines]
+            yield rejects
+            if [line.text for line in rejects._lines] != before:
+                rejects.save()
 
     @property
     def entries(self) -> dict[str, str]:

@@ -22,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 
+from retrainkit.locks import DatasetBusy
+
 from .analysis import Analysis
 from .pixels import thumbnail_jpeg
 from .rejects import RejectList
@@ -96,13 +98,12 @@ class ReviewServer:
         unknown = [p for p in paths if p not in self.records]
         if unknown or not paths:
             raise _BadRequest(f"unknown image: {unknown[0] if unknown else '(none given)'}")
-        with self.lock:  # one writer at a time; the file is re-read so hand edits are kept
-            rejects = RejectList(self.root)
+        # Re-read under the reject list's file lock: hand edits and a `curate reject` run meanwhile are kept.
+        with RejectList.editing(self.root) as rejects:
             if action == "reject":
                 rejects.add(paths, reason)
             else:
                 rejects.remove(paths)
-            rejects.save()
             return {"rejected": {p: p in rejects.entries for p in paths}}
 
     def mark_reviewed(self, paths: list[str]) -> dict:
@@ -136,6 +137,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._post()
         except _BadRequest as error:
             self._text(HTTPStatus.BAD_REQUEST, str(error))
+        except DatasetBusy as error:  # another command holds the reject list: the page says so, the user retries
+            self._text(HTTPStatus.CONFLICT, str(error))
         except Exception:  # noqa: BLE001
             self._text(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error")
 

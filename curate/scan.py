@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
 
@@ -33,6 +33,8 @@ class ScanResult:
     #: files read and decoded by this scan (the rest came from the cache)
     decoded: int
     seconds: float
+    #: files listed but gone when read: moved or deleted by another command meanwhile (not in `records`)
+    vanished: list[str] = field(default_factory=list)
 
     def by_path(self) -> dict[str, ImageRecord]:
         return {r.path: r for r in self.records}
@@ -60,7 +62,11 @@ def scan(dataset: str | os.PathLike, *, workers: int | None = None, progress: bo
                 todo.append(entry.path)
         cache.forget(set(known) - {e.path for e in entries})
         batch: list[ImageRecord] = []
+        vanished: list[str] = []
         for record in tqdm(_decode(root, todo, workers), total=len(todo), desc="scan", unit="img", disable=not progress or not todo):
+            if record.problem == "unreadable" and not (root / record.path).exists():
+                vanished.append(record.path)  # another command moved it away meanwhile: not a problem of the photo
+                continue
             current.append(record)
             batch.append(record)
             if len(batch) >= COMMIT_EVERY:
@@ -70,7 +76,7 @@ def scan(dataset: str | os.PathLike, *, workers: int | None = None, progress: bo
     finally:
         cache.close()
     current.sort(key=lambda r: r.path)
-    return ScanResult(root, current, decoded=len(todo), seconds=time.perf_counter() - started)
+    return ScanResult(root, current, decoded=len(todo), seconds=time.perf_counter() - started, vanished=vanished)
 
 
 def _decode(root: Path, paths: list[str], workers: int | None) -> Iterator[ImageRecord]:

@@ -32,7 +32,7 @@ def inventory(root: Path) -> dict[str, str]:
     return {
         p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in root.rglob("*")
-        if p.is_file() and not p.relative_to(root).as_posix().startswith((".curate/", ".collect/"))
+        if p.is_file() and not p.relative_to(root).as_posix().startswith((".curate/", ".collect/", ".retrainkit.lock"))
     }
 
 

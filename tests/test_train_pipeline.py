@@ -94,7 +94,7 @@ def test_a_killed_extraction_resumes_where_it_stopped(tree, options, tiny_backbo
     import curate
 
     first_ten = [Job(key_for(r.sha256), tree / r.path) for r in curate.scan(tree, progress=False).records[:10]]
-    assert extract(first_ten, backbone, cache, 4, progress=False) == (10, [])
+    assert extract(first_ten, backbone, cache, 4, progress=False) == (10, {})
     cache.close()
     assert train(tree, **options).extracted == 32
 
@@ -136,6 +136,8 @@ def test_image_size_comes_from_the_saved_models_signature(tiny_backbone):
         ("empty-label", "has no usable images"),
         ("unknown-backbone", "unknown backbone"),
         ("not-a-savedmodel", "not a SavedModel"),
+        ("fine-tune-nine", "takes 1 to 8 .* or 'all'"),
+        ("fine-tune-a-savedmodel", "built-in efficientnet_lite0"),
     ],
 )
 def test_bad_training_input_is_one_clear_error(tree, options, tmp_path, change, message):
@@ -151,6 +153,10 @@ def test_bad_training_input_is_one_clear_error(tree, options, tmp_path, change, 
     elif change == "not-a-savedmodel":
         (tmp_path / "plain-folder").mkdir()
         options = {**options, "backbone": str(tmp_path / "plain-folder")}
+    elif change == "fine-tune-nine":
+        options = {**options, "fine_tune": 9}
+    elif change == "fine-tune-a-savedmodel":
+        options = {**options, "fine_tune": "all"}  # the tiny test backbone is a SavedModel
     with pytest.raises(TrainError, match=message):
         train(tree, **options)
 

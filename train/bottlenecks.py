@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from tqdm import tqdm
 
 from .backbones import Backbone
 from .errors import TrainError
-from .image_bytes import model_bytes
+from .image_bytes import converted
 from .preprocess import augmented, preprocess
 
 #: Part of the cache's file name; raised when the pixels reaching the backbone change (2: transparent,
@@ -38,14 +37,23 @@ PIXELS_VERSION = "-px2"
 class Job:
     """One vector to compute: `key` in the cache, the file it comes from, and the variant (0 = plain).
 
-    `convert` marks files TensorFlow cannot decode itself (see image_bytes); they are converted once
-    to PNG files next to the cache before extraction, so the pipeline reads every file in C++.
+    `convert` marks files TensorFlow cannot decode itself (see image_bytes); they are converted in
+    memory to a lossless PNG first. `sha256`, when known, is the content the caller expects: a
+    file that changed since (another command replaced it) is skipped, never cached under the old
+    content's key.
     """
 
     key: str
     path: Path
     variant: int = 0
     convert: bool = False
+    sha256: str = ""
+
+
+#: Why a job's file was not used, when it is not TensorFlow failing to decode it.
+GONE = "moved or deleted while train ran"
+CHANGED = "changed while train ran"
+NOT_DECODED = "TensorFlow could not decode it"
 
 
 def key_for(sha256: str, variant: int = 0) -> str:
@@ -91,30 +99,31 @@ class BottleneckCache:
 
 
 def extract(jobs: list[Job], backbone: Backbone, cache: BottleneckCache, batch_size: int, progress: bool = True,
-            network: Callable | None = None, what: str = "bottlenecks") -> tuple[int, list[Job]]:
-    """Compute the vectors the cache lacks: (how many were computed, the jobs whose image could not be decoded).
+            network: Callable | None = None, what: str = "bottlenecks") -> tuple[int, dict[Job, str]]:
+    """Compute the vectors the cache lacks: (how many were computed, the jobs that could not be, with why).
 
     `network` replaces the backbone's features (fine-tuning's frozen part); its outputs are stored
-    flattened. A file that cannot be decoded is skipped, never fatal; the caller reports it.
+    flattened. A file that cannot be decoded, or vanished or changed under us, is skipped, never
+    fatal; the caller reports it.
     """
     missing = cache.missing([job.key for job in jobs])
     todo = [job for job in jobs if job.key in missing]
     if not todo:
-        return 0, []
+        return 0, {}
     features, prepare = _graph_functions(backbone)
     if network is not None:
         size = backbone.preprocessing.image_size
         features = tf.function(lambda images: network(images, training=False),
                                input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
     batches = [todo[start:start + batch_size] for start in range(0, len(todo), batch_size)]
-    with tempfile.TemporaryDirectory(dir=cache.file.parent, prefix=".converted-") as scratch, \
-            tqdm(total=len(todo), desc=what, unit="img", disable=not progress) as bar:
-        for batch, decoded, images in decoded_batches(batches, prepare, Path(scratch)):
+    failed: dict[Job, str] = {}
+    with tqdm(total=len(todo), desc=what, unit="img", disable=not progress) as bar:
+        for batch, decoded, images in decoded_batches(batches, prepare, failed):
             if images:
                 cache.put([batch[i].key for i in decoded], features(tf.stack(images)).numpy().reshape(len(decoded), -1))
             bar.update(len(batch))
     still_missing = cache.missing([job.key for job in todo])
-    return len(todo) - len(still_missing), [job for job in todo if job.key in still_missing]
+    return len(todo) - len(still_missing), {job: failed.get(job, NOT_DECODED) for job in todo if job.key in still_missing}
 
 
 def _graph_functions(backbone: Backbone) -> tuple[Callable, Callable]:
@@ -131,69 +140,80 @@ def _feature_function(backbone: Backbone) -> Callable[[tf.Tensor], tf.Tensor]:
 
 
 def _prepare_function(backbone: Backbone) -> Callable[..., tf.Tensor]:
-    """File -> network input, as one graph: the plain preprocessing, or variant k of the augmentation."""
+    """Encoded bytes -> network input, as one graph: the plain preprocessing, or variant k of the augmentation."""
     preprocessing = backbone.preprocessing
 
     @tf.function(input_signature=[tf.TensorSpec((), tf.string)] * 2 + [tf.TensorSpec((), tf.int32)])
-    def prepare(path, key, variant):
-        data = tf.io.read_file(path)
+    def prepare(data, key, variant):
         seed = tf.stack([_seed_from(key), variant])
         return tf.cond(variant > 0, lambda: augmented(data, preprocessing, seed), lambda: preprocess(data, preprocessing))
 
     return prepare
 
 
-def decoded_batches(batches: list[list[Job]], prepare: Callable, scratch: Path) -> Iterator[tuple[list[Job], list[int], list[tf.Tensor]]]:
+def decoded_batches(batches: list[list[Job]], prepare: Callable, failed: dict[Job, str]
+                    ) -> Iterator[tuple[list[Job], list[int], list[tf.Tensor]]]:
     """(batch, positions in it that decoded, their network inputs) per batch, the next batch decoded
-    in a thread while the caller runs the network on this one. `scratch` holds converted files."""
+    in a thread while the caller runs the network on this one; why a job failed goes into `failed`."""
     if not batches:
         return
     with ThreadPoolExecutor(1, thread_name_prefix="decode") as decoder:
-        upcoming = decoder.submit(_decode_batch, batches[0], prepare, scratch)
+        upcoming = decoder.submit(_decode_batch, batches[0], prepare, failed)
         for number, batch in enumerate(batches):
             decoded, images = upcoming.result()
             if number + 1 < len(batches):
-                upcoming = decoder.submit(_decode_batch, batches[number + 1], prepare, scratch)
+                upcoming = decoder.submit(_decode_batch, batches[number + 1], prepare, failed)
             yield batch, decoded, images
 
 
 def graph_preparation(backbone: Backbone) -> Callable[..., tf.Tensor]:
-    """The traced file -> network input function (plain for variant 0, else that augmentation) of `backbone`."""
+    """The traced bytes -> network input function (plain for variant 0, else that augmentation) of `backbone`."""
     return _graph_functions(backbone)[1]
 
 
-def _decode_batch(jobs: list[Job], prepare, scratch: Path) -> tuple[list[int], list[tf.Tensor]]:
+def _decode_batch(jobs: list[Job], prepare, failed: dict[Job, str]) -> tuple[list[int], list[tf.Tensor]]:
     """Decode one batch, image after image, in a thread beside the network.
 
     Why a thread and not tf.data: both the decoding graphs and the network then run their ops on
     TensorFlow's one shared pool of threads. tf.data brings threads of its own, which on the 2-core
     machines we measured fought the network and made extraction slower than not overlapping at all
     (bench/train.py: 0.62 of the model-alone speed with tf.data, 0.71 decoding then running, 0.84
-    overlapped this way).
+    overlapped this way). The bytes are read here, in Python, so that they can be checked against
+    the content the caller expects before they are decoded.
     """
     decoded, images = [], []
     for position, job in enumerate(jobs):
-        path = _readable_path(job, scratch)
-        if path is None:
+        data = _job_bytes(job, failed)
+        if data is None:
             continue  # never cached, so reported as skipped
         try:
-            images.append(prepare(tf.constant(str(path)), tf.constant(job.key), tf.constant(job.variant, tf.int32)))
+            images.append(prepare(tf.constant(data), tf.constant(job.key), tf.constant(job.variant, tf.int32)))
         except (tf.errors.OpError, ValueError):
-            continue  # TensorFlow cannot decode it: skipped and reported, never fatal
+            failed[job] = NOT_DECODED
+            continue
         decoded.append(position)
     return decoded, images
 
 
-def _readable_path(job: Job, scratch: Path) -> Path | None:
+def _job_bytes(job: Job, failed: dict[Job, str]) -> bytes | None:
+    try:
+        data = job.path.read_bytes()
+    except FileNotFoundError:
+        failed[job] = GONE
+        return None
+    except OSError:
+        failed[job] = NOT_DECODED
+        return None
+    if job.sha256 and hashlib.sha256(data).hexdigest() != job.sha256:
+        failed[job] = CHANGED
+        return None
     if not job.convert:
-        return job.path
-    target = scratch / f"{hashlib.sha256(str(job.path).encode()).hexdigest()[:20]}.png"
-    if not target.exists():
-        try:
-            target.write_bytes(model_bytes(job.path))
-        except (TrainError, OSError):
-            return None  # never cached, so reported as skipped
-    return target
+        return data
+    try:
+        return converted(data, str(job.path))
+    except TrainError:
+        failed[job] = NOT_DECODED
+        return None
 
 
 def _seed_from(key: tf.Tensor) -> tf.Tensor:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -27,12 +26,12 @@ class ImageBatches:
     """Photos (`jobs`, variant 0), their label indices and dataset paths; augmented per epoch when `augment`."""
 
     def __init__(self, jobs: list[Job], labels: np.ndarray, paths: list[str], backbone: Backbone, batch_size: int,
-                 scratch: Path, seed: int = 0, augment: bool = True) -> None:
-        self.jobs, self.labels, self.paths, self.batch_size, self.scratch = jobs, labels, paths, batch_size, scratch
+                 seed: int = 0, augment: bool = True) -> None:
+        self.jobs, self.labels, self.paths, self.batch_size = jobs, labels, paths, batch_size
         self.seed, self.augment = seed, augment
         self._prepare = graph_preparation(backbone)
-        #: positions that TensorFlow could not decode in some pass (reported, never fatal)
-        self.undecodable: set[int] = set()
+        #: jobs that could not be used in some pass, with why (vanished, changed, not decodable): skipped, never fatal
+        self.failed: dict[Job, str] = {}
 
     def __len__(self) -> int:
         return len(self.jobs)
@@ -47,8 +46,7 @@ class ImageBatches:
     def _batches(self, order: np.ndarray, variant: int) -> Iterator[Batch]:
         chunks = [order[start:start + self.batch_size] for start in range(0, len(order), self.batch_size)]
         jobs = [[replace(self.jobs[i], variant=variant) for i in chunk] for chunk in chunks]
-        for chunk, (_, decoded, images) in zip(chunks, decoded_batches(jobs, self._prepare, self.scratch)):
-            self.undecodable.update(int(chunk[i]) for i in set(range(len(chunk))) - set(decoded))
+        for chunk, (_, decoded, images) in zip(chunks, decoded_batches(jobs, self._prepare, self.failed)):
             if images:
                 rows = chunk[decoded]
                 yield tf.stack(images), self.labels[rows], rows

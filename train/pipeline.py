@@ -25,7 +25,7 @@ from curate.settings import CurateSettings
 from curate.tree import labels as tree_labels
 
 from . import backbones, efficientnet_lite
-from .bottlenecks import BottleneckCache, Job, extract, key_for
+from .bottlenecks import GONE, BottleneckCache, Job, extract, key_for
 from .errors import TrainError
 from .evaluate import Evaluation, evaluate, write
 from .export import export
@@ -193,10 +193,9 @@ def _fine_tune(run: _Run, head, dropped: set[str], target: Path, progress: bool)
     settings = run.settings
     validation_before = _accuracy(head, *run.data[VALIDATION][:2])
     if settings.fine_tune_all:
-        with tempfile.TemporaryDirectory(prefix="retrainkit-converted-") as scratch:
-            model, history, sources, extracted = _fine_tune_from_images(run, head, dropped, target, progress, Path(scratch))
-            validation, _ = fine_tune_probabilities(model, sources[VALIDATION])
-            test_probabilities, decoded = fine_tune_probabilities(model, sources[TEST])
+        model, history, sources, extracted = _fine_tune_from_images(run, head, dropped, target, progress)
+        validation, _ = fine_tune_probabilities(model, sources[VALIDATION])
+        test_probabilities, decoded = fine_tune_probabilities(model, sources[TEST])
         test_paths, test_truth = sources[TEST].paths, sources[TEST].labels
         test = (np.zeros((len(decoded), 0), np.float32), test_truth[decoded], [test_paths[i] for i in decoded])
         validation_truth = sources[VALIDATION].labels
@@ -234,16 +233,16 @@ def _fine_tune_from_activations(run: _Run, head, dropped: set[str], target: Path
     return model, history, sources, extracted
 
 
-def _fine_tune_from_images(run: _Run, head, dropped: set[str], target: Path, progress: bool, scratch: Path):
+def _fine_tune_from_images(run: _Run, head, dropped: set[str], target: Path, progress: bool):
     """The whole network, from the image files: a fresh augmentation of every training photo per epoch."""
     settings = run.settings
     index = {label: i for i, label in enumerate(run.labels)}
     sources = {}
     for name in (TRAIN, VALIDATION, TEST):
         records = [r for r in run.usable if run.placement[r.path] == name and not (name == TRAIN and r.path in dropped)]
-        jobs = [Job(key_for(r.sha256), run.root / r.path, 0, needs_conversion(r.format, r.mode, r.transparent)) for r in records]
+        jobs = [_job(run.root, r) for r in records]
         labels = np.array([index[r.label] for r in records], dtype=np.int64)
-        sources[name] = ImageBatches(jobs, labels, [r.path for r in records], run.backbone, settings.batch_size, scratch,
+        sources[name] = ImageBatches(jobs, labels, [r.path for r in records], run.backbone, settings.batch_size,
                                      settings.seed, augment=name == TRAIN)
     if progress:
         where = "on the GPU" if tf.config.list_physical_devices("GPU") else "on the CPU (a GPU is much faster: TensorFlow uses one it sees)"
@@ -315,8 +314,8 @@ def _prepare(dataset, config, progress: bool, options: dict) -> _Run:
     try:
         jobs = _jobs(root, usable, placement, settings.augment)
         extracted, failed = extract(jobs, backbone, cache, settings.extract_batch, progress)
-        unreadable = {j.path.relative_to(root).as_posix() for j in failed if j.variant == 0}
-        skipped.update({path: "TensorFlow could not decode it" for path in unreadable})
+        unreadable = {j.path.relative_to(root).as_posix(): why for j, why in failed.items() if j.variant == 0}
+        skipped.update(unreadable)
         usable = [r for r in usable if r.path not in unreadable]
         data = _arrays(usable, placement, labels, cache, settings.augment, {j.key for j in failed})
         plain = cache.get([key_for(r.sha256) for r in usable])
@@ -352,6 +351,7 @@ def _without(rows: tuple[np.ndarray, np.ndarray, list[str]], paths: set[str]) ->
 
 def _usable(analysis: curate.Analysis) -> tuple[list[curate.ImageRecord], dict[str, str]]:
     skipped = {r.path: r.problem for r in analysis.records if not r.ok}
+    skipped.update({path: GONE for path in analysis.scan.vanished})
     usable = [r for r in analysis.records if r.ok and r.path not in analysis.rejected]
     return usable, skipped
 
@@ -366,12 +366,17 @@ def _labels(root: Path, usable: list[curate.ImageRecord]) -> list[str]:
     return present
 
 
+def _job(root: Path, record: curate.ImageRecord, variant: int = 0) -> Job:
+    """The file as curate recorded it: a file replaced since then is skipped, never read as the old one."""
+    return Job(key_for(record.sha256, variant), root / record.path, variant,
+               needs_conversion(record.format, record.mode, record.transparent), record.sha256)
+
+
 def _jobs(root: Path, usable: list[curate.ImageRecord], placement: dict[str, str], augment: int) -> list[Job]:
-    jobs = [Job(key_for(r.sha256), root / r.path, 0, needs_conversion(r.format, r.mode, r.transparent)) for r in usable]
+    jobs = [_job(root, r) for r in usable]
     for record in usable:
         if placement[record.path] == TRAIN:
-            convert = needs_conversion(record.format, record.mode, record.transparent)
-            jobs.extend(Job(key_for(record.sha256, k), root / record.path, k, convert) for k in range(1, augment + 1))
+            jobs.extend(_job(root, record, k) for k in range(1, augment + 1))
     return list(dict.fromkeys(jobs))  # identical files share one vector
 
 
@@ -448,4 +453,7 @@ def _write_outputs(target, root, evaluation, placement, labels, backbone, settin
     for mistake in evaluation.mistakes:
         folder = target / "misclassified" / f"{mistake.true}_as_{mistake.predicted}"
         folder.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(root / mistake.path, folder / Path(mistake.path).name)
+        try:
+            shutil.copy2(root / mistake.path, folder / Path(mistake.path).name)
+        except FileNotFoundError:
+            continue  # moved away by another command while train ran; metrics.json still names it
