@@ -6,9 +6,11 @@ Our errors become one line on stderr and exit code 2 at `retrainkit.cli.run_comm
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
 import sys
 from pathlib import Path
 
+from retrainkit.locks import dataset_lock
 from retrainkit.cli import OneLineParser, run_command
 
 from .analysis import analyse
@@ -136,8 +138,11 @@ def _apply(args: argparse.Namespace) -> int:
     unknown = [w for w in what if w not in MOVABLE]
     if unknown:
         raise CurateError(f"--what {','.join(unknown)}: choose from {', '.join(MOVABLE)}, or none")
-    analysis = analyse(args.dataset, _settings(args), progress=not args.quiet)
-    report = apply(analysis, what, dry_run=args.dry_run)
+    root = check_dataset(args.dataset)
+    # Refused before the scan, not after it, when another command is writing into the dataset.
+    with nullcontext() if args.dry_run else dataset_lock(root, "curate apply", wait=False):
+        analysis = analyse(args.dataset, _settings(args), progress=not args.quiet)
+        report = apply(analysis, what, dry_run=args.dry_run)
     for line in report.lines():
         print(line)
     where = Path(args.dataset) / ".quarantine"

@@ -24,6 +24,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,6 +37,9 @@ from .errors import UserError
 
 LOCK_NAME = ".retrainkit.lock"
 HOLDER_NAME = ".retrainkit.lock.json"
+#: datasets this process holds, with how deeply: the lock is re-entrant within a process
+_held: dict[Path, int] = {}
+_HELD_LOCK = threading.Lock()
 
 
 class DatasetBusy(UserError):
@@ -48,6 +52,18 @@ def dataset_lock(root: str | os.PathLike, command: str, wait: bool,
     """Hold DATASET's writer lock for the block. `wait`: block until it is free, saying once whom we
     wait for; else raise DatasetBusy naming the holder. The folder must exist."""
     root = Path(root)
+    key = root.resolve()
+    with _HELD_LOCK:
+        nested = key in _held
+        if nested:
+            _held[key] += 1
+    if nested:  # this process holds it already (a command calling a function that locks too)
+        try:
+            yield
+        finally:
+            with _HELD_LOCK:
+                _held[key] -= 1
+        return
     lock = FileLock(root / LOCK_NAME, thread_local=False)
     try:
         lock.acquire(timeout=0)
@@ -67,8 +83,12 @@ def dataset_lock(root: str | os.PathLike, command: str, wait: bool,
         if stale and stale.get("pid") != os.getpid() and stale.get("host") == socket.gethostname() and not _alive(stale["pid"]):
             say(f"note: took over the lock left by {_who(stale)}, which is no longer running")
         _write_holder(root, command)
+        with _HELD_LOCK:
+            _held[key] = 1
         yield
     finally:
+        with _HELD_LOCK:
+            _held.pop(key, None)
         (root / HOLDER_NAME).unlink(missing_ok=True)
         lock.release()
 

@@ -317,6 +317,7 @@ def _prepare(dataset, config, progress: bool, options: dict) -> _Run:
         unreadable = {j.path.relative_to(root).as_posix(): why for j, why in failed.items() if j.variant == 0}
         skipped.update(unreadable)
         usable = [r for r in usable if r.path not in unreadable]
+        placement = {path: part for path, part in placement.items() if path not in unreadable}  # split.json: what was used
         data = _arrays(usable, placement, labels, cache, settings.augment, {j.key for j in failed})
         plain = cache.get([key_for(r.sha256) for r in usable])
     finally:
