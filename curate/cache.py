@@ -26,7 +26,7 @@ class ScanCache:
     def __init__(self, root: Path) -> None:
         folder = root / CURATE_DIR
         folder.mkdir(exist_ok=True)
-        self._db = sqlite3.connect(folder / CACHE_NAME)
+        self._db = sqlite3.connect(folder / CACHE_NAME, timeout=60)  # train and curate may scan at once
         # A cache: WAL without a sync per commit keeps it consistent after a crash and makes commits cheap.
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")

@@ -68,7 +68,7 @@ class BottleneckCache:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             self.file = folder / f"{kind}-{_safe(backbone_id)}{PIXELS_VERSION}.sqlite"
-            self._db = sqlite3.connect(self.file)
+            self._db = sqlite3.connect(self.file, timeout=60)  # another train may be committing a batch
             # A cache: WAL without a sync per commit keeps it consistent after a crash and makes commits cheap.
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
