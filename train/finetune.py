@@ -205,7 +205,8 @@ def _predict(model: keras.Model):
     """Inference traced once per model (not once per batch shape: the last batch is shorter)."""
     function = getattr(model, "_inference", None)
     if function is None:
-        function = model._inference = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
+        function = model._inference = tf.function(lambda x: model(x, training=False), input_signature=[spec])
     return function
 
 

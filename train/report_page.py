@@ -24,6 +24,7 @@ PICTURES = {"counts": "confusion_matrix.png", "shares": "confusion_matrix_normal
 THUMB_PX = 150
 #: thumbnails per section at most; past it the page lists names only, so it stays light to open
 MAX_THUMBS = 200
+SIDE_BY_SIDE_LABELS = 12
 
 _STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; padding: 0 1rem; color: #222; }
@@ -34,7 +35,7 @@ h1 { margin-bottom: .2rem; } .sub { color: #666; margin-top: 0; }
 table { border-collapse: collapse; margin: .5rem 0; } th, td { padding: .25rem .8rem; text-align: right; }
 th:first-child, td:first-child { text-align: left; } tr:nth-child(even) { background: #f6f6f6; }
 img.plot { max-width: 100%; height: auto; display: block; margin: .5rem 0 1.5rem; }
-.row { display: flex; flex-wrap: wrap; gap: 1.5rem; align-items: flex-start; }
+.pair { display: flex; gap: 1.5rem; align-items: flex-start; } .pair img.plot { width: calc(50% - .75rem); }
 .grid { display: flex; flex-wrap: wrap; gap: .8rem; }
 figure { margin: 0; width: 170px; font-size: .8rem; word-break: break-all; }
 figure img { max-width: 160px; max-height: 160px; display: block; }
@@ -74,7 +75,9 @@ def _page(model_dir: Path, root: Path, metrics: dict, seconds: float | None, sus
              "<h2>Per label</h2>", _label_table(test, labels),
              "<h2>Confusion matrix</h2>",
              "<p>Rows are the true labels, columns what the model predicted; the diagonal is what it got right.</p>",
-             "<div class=row>", _picture(model_dir / PICTURES["counts"], "confusion matrix, counts"),
+             # side by side while each stays readable at half the width; with many labels, one under the other
+             "<div class=pair>" if len(labels) <= SIDE_BY_SIDE_LABELS else "<div>",
+             _picture(model_dir / PICTURES["counts"], "confusion matrix, counts"),
              _picture(model_dir / PICTURES["shares"], "confusion matrix, share of each true label"), "</div>"]
     if (model_dir / PICTURES["curves"]).is_file():
         parts += ["<h2>Learning curves</h2>",
