@@ -54,8 +54,9 @@ def main() -> None:
         shutil.copytree(args.data, tree)
         started = time.perf_counter()
         run = _prepare(tree, None, False, {"test_pct": 0, "val_pct": 0})
-        settings = run.settings.but(fine_tune=args.blocks, fine_tune_learning_rate=args.learning_rate or run.settings.fine_tune_learning_rate,
-                                    fine_tune_epochs=args.epochs or run.settings.fine_tune_epochs)
+        settings = run.settings.but(fine_tune=args.blocks, fine_tune_epochs=args.epochs or run.settings.fine_tune_epochs)
+        if args.learning_rate:
+            settings = settings.but(fine_tune_learning_rate=args.learning_rate, fine_tune_all_learning_rate=args.learning_rate)
         index = {label: i for i, label in enumerate(run.labels)}
         truth = np.array([index[r.label] for r in run.usable])
         if settings.fine_tune_all:

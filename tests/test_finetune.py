@@ -93,7 +93,7 @@ def test_fine_tune_all_trains_every_layer_from_the_images_with_progress(tmp_path
     labels = np.array([label for _, label in photos])
     backbone = load("efficientnet_lite0")
     source = ImageBatches(jobs, labels, [p.name for p, _ in photos], backbone, 4, seed=0)
-    settings = TrainSettings(fine_tune="all", fine_tune_epochs=2, fine_tune_learning_rate=0.001, dropout=0.0)
+    settings = TrainSettings(fine_tune="all", fine_tune_epochs=2, fine_tune_all_learning_rate=0.001, dropout=0.0)
     head = build_head(efficientnet_lite.FEATURES, 2, settings)
     model = build_model(None, head, settings)
     history = fine_tune(model, source, ImageBatches(jobs, labels, [], backbone, 4, augment=False), 2, settings,

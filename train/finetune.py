@@ -119,7 +119,8 @@ def fine_tune(model: keras.Model, train: BatchSource, validation: BatchSource | 
     keras.utils.set_random_seed(settings.seed)
     examples = len(train.labels)
     batches = max(1, math.ceil(examples / settings.batch_size))
-    schedule = keras.optimizers.schedules.CosineDecay(settings.fine_tune_learning_rate, batches * settings.fine_tune_epochs)
+    rate = settings.fine_tune_all_learning_rate if settings.fine_tune_all else settings.fine_tune_learning_rate
+    schedule = keras.optimizers.schedules.CosineDecay(rate, batches * settings.fine_tune_epochs)
     optimizer = keras.optimizers.Adam(schedule)
     weights = class_weights(train.labels, classes)
     sample_weights = np.array([weights[int(y)] for y in range(classes)], dtype=np.float32)

@@ -109,26 +109,23 @@ def augmented(contents: tf.Tensor, preprocessing: Preprocessing, seed: tf.Tensor
 
 def exif_orientation(contents: tf.Tensor) -> tf.Tensor:
     """The EXIF orientation (1-8) of a JPEG (APP1 "Exif") or PNG (eXIf chunk); 1 when there is none."""
-    head = tf.io.decode_raw(tf.strings.substr(contents, 0, _EXIF_SEARCH_BYTES), tf.uint8)
+    start = tf.strings.substr(contents, 0, _EXIF_SEARCH_BYTES)
+    head = tf.io.decode_raw(start, tf.uint8)
     data = tf.cast(head, tf.int32)
     size = tf.size(data)
-    jpeg_at = _find(data, [0x45, 0x78, 0x69, 0x66, 0x00, 0x00])  # "Exif\0\0"
-    png_at = _find(data, [0x65, 0x58, 0x49, 0x66])  # "eXIf" chunk type
+    jpeg_at = _find(start, "Exif\0\0")
+    png_at = _find(start, "eXIf")  # the PNG chunk type
     is_jpeg = tf.logical_and(size > 2, tf.reduce_all(tf.equal(data[:2], [0xFF, 0xD8])))
     tiff = tf.where(is_jpeg, jpeg_at + 6, png_at + 4)
     found = tf.where(is_jpeg, jpeg_at >= 0, png_at >= 0)
     return tf.cond(found, lambda: _orientation_in_tiff(data, tiff), lambda: tf.constant(1, tf.int32))
 
 
-def _find(data: tf.Tensor, pattern: list[int]) -> tf.Tensor:
-    """Index of the first occurrence of `pattern` in `data`, or -1."""
-    n = tf.size(data) - len(pattern) + 1
-    n = tf.maximum(n, 0)
-    hits = tf.ones([n], tf.bool)
-    for offset, value in enumerate(pattern):
-        hits = tf.logical_and(hits, tf.equal(data[offset:offset + n], value))
-    where = tf.where(hits)
-    return tf.cond(tf.size(where) > 0, lambda: tf.cast(where[0, 0], tf.int32), lambda: tf.constant(-1, tf.int32))
+def _find(data: tf.Tensor, pattern: str) -> tf.Tensor:
+    """Index of the first occurrence of `pattern` in the string `data`, or -1: a split in C++, where
+    comparing shifted byte tensors cost most of a millisecond a photo."""
+    pieces = tf.strings.split(data, sep=pattern, maxsplit=1)
+    return tf.cond(tf.size(pieces) > 1, lambda: tf.strings.length(pieces[0]), lambda: tf.constant(-1, tf.int32))
 
 
 def _orientation_in_tiff(data: tf.Tensor, tiff: tf.Tensor) -> tf.Tensor:
