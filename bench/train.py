@@ -4,13 +4,12 @@
 
 Prints, in one run:
 - extraction images/s of our pipeline (next batch decoded in a thread while the network runs),
-  the same with large JPEGs decoded at full scale (no DCT scaling), of a batch-1 per-image loop
-  (retrain.py's way), and of the model alone on images decoded beforehand (the upper limit),
-  with the ratios;
+  of a batch-1 per-image loop (retrain.py's way), and of the model alone on images decoded
+  beforehand (the upper limit), with the ratios;
 - the wall time of `train` cold (empty bottleneck cache) and warm, and the test accuracy.
 
 `--long-side 800` runs it on copies of the photos scaled to 800 px on the long side (JPEG quality
-90), the size Flickr serves by default, where decoding at a reduced DCT scale matters.
+90), the size Flickr serves by default.
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ import tensorflow as tf  # noqa: E402
 
 from train import backbones  # noqa: E402
 from train.bottlenecks import BottleneckCache, Job, extract  # noqa: E402
-from train import preprocess as preprocess_module  # noqa: E402
 from train.preprocess import preprocess  # noqa: E402
 
 FLOWERS = ROOT.parent / "shared" / "data" / "flowers-dev"
@@ -128,23 +126,16 @@ def main() -> None:
             sys.exit(f"no images under {data}")
         backbone = backbones.load("efficientnet_lite0")
         ours(files[:8], backbone, Path(tmp) / "warm-up")  # trace our graphs, as the others are traced before timing
-        preprocess_module.DCT_SCALING = False  # read when a graph is traced: this backbone's graphs decode at full scale
-        full_scale = backbones.load("efficientnet_lite0")
-        ours(files[:8], full_scale, Path(tmp) / "warm-up-full")
-        preprocess_module.DCT_SCALING = True
         # Best of alternating rounds: this machine's speed drifts by half from minute to minute.
-        limit_s = ours_s = full_s = one_s = float("inf")
+        limit_s = ours_s = one_s = float("inf")
         for round_ in range(args.rounds):
             limit_s = min(limit_s, model_alone(files, backbone))
             ours_s = min(ours_s, ours(files, backbone, Path(tmp) / f"round{round_}"))
-            full_s = min(full_s, ours(files, full_scale, Path(tmp) / f"full{round_}"))
             one_s = min(one_s, batch_one(files, backbone))
         eager_s = batch_one_eager(files[:100], backbone) * len(files) / 100
         n = len(files)
         print(f"{n} images from {data}, backbone efficientnet_lite0, {os.cpu_count()} cores, best of {args.rounds} rounds")
         print(f"extraction, ours (batches of 32, overlapped): {n / ours_s:6.1f} images/s")
-        print(f"extraction, ours without DCT scaling       : {n / full_s:6.1f} images/s   ours / this = {full_s / ours_s:.2f}x "
-              f"(model alone / this = {limit_s / full_s:.2f})")
         print(f"extraction, batch-1 loop (retrain.py)     : {n / one_s:6.1f} images/s   ours / this = {one_s / ours_s:.2f}x")
         print(f"extraction, batch-1 loop, eager network   : {n / eager_s:6.1f} images/s   ours / this = {eager_s / ours_s:.2f}x "
               f"(first 100 images)")

@@ -105,27 +105,6 @@ def test_exif_orientation_matches_pillow(orientation, fmt):
     assert np.abs(ours.astype(int) - expected.astype(int)).mean() < (0.01 if fmt == "PNG" else 1.5)
 
 
-def test_a_large_jpeg_is_decoded_at_a_reduced_scale_that_still_covers_the_crop(monkeypatch):
-    """A 1200x866 photo decodes at half scale (433 px >= the 256 the crop needs, where a quarter would
-    be 217); the network input stays close to the full-scale one. A small photo decodes at full scale."""
-    import train.preprocess as preprocess_module
-
-    source = sorted((REAL_FLOWERS / "roses").iterdir())[0]
-    with Image.open(source) as image:
-        large = tf.constant(encode(image.convert("RGB").resize((1200, 866), Image.Resampling.BICUBIC), quality=90))
-        small = tf.constant(encode(image.convert("RGB").resize((300, 220), Image.Resampling.BICUBIC), quality=90))
-    assert tuple(preprocess_module.decode_upright(large, 256).shape) == (433, 600, 3)
-    assert tuple(preprocess_module.decode_upright(small, 256).shape) == (220, 300, 3)
-    preprocessing = preprocess_module.Preprocessing(224, 127.0, 128.0)
-    reduced = preprocess_module.preprocess(large, preprocessing).numpy()
-    small_input = preprocess_module.preprocess(small, preprocessing).numpy()
-    monkeypatch.setattr(preprocess_module, "DCT_SCALING", False)
-    full = preprocess_module.preprocess(large, preprocessing).numpy()
-    assert reduced.shape == full.shape == (224, 224, 3)
-    assert np.abs(reduced - full).mean() < 0.05  # a few pixel levels of 255, mostly at edges
-    np.testing.assert_array_equal(preprocess_module.preprocess(small, preprocessing).numpy(), small_input)
-
-
 def test_preprocessing_is_the_central_crop_resized_and_normalised():
     from train.preprocess import Preprocessing, preprocess
 
