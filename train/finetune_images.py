@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import numpy as np
-import tensorflow as tf
 
 from .backbones import Backbone
 from .bottlenecks import Job, decoded_batches, graph_preparation
@@ -47,6 +46,6 @@ class ImageBatches:
         chunks = [order[start:start + self.batch_size] for start in range(0, len(order), self.batch_size)]
         jobs = [[replace(self.jobs[i], variant=variant) for i in chunk] for chunk in chunks]
         for chunk, (_, decoded, images) in zip(chunks, decoded_batches(jobs, self._prepare, self.failed)):
-            if images:
+            if images is not None:
                 rows = chunk[decoded]
-                yield tf.stack(images), self.labels[rows], rows
+                yield images, self.labels[rows], rows
