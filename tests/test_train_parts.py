@@ -105,6 +105,22 @@ def test_exif_orientation_matches_pillow(orientation, fmt):
     assert np.abs(ours.astype(int) - expected.astype(int)).mean() < (0.01 if fmt == "PNG" else 1.5)
 
 
+def test_a_batch_prepared_in_one_call_equals_photo_by_photo():
+    """Extraction prepares a batch in one graph call; the network must get exactly what the
+    per-photo path (the exported model's) gives, plain and augmented."""
+    from train import backbones
+    from train.bottlenecks import graph_preparation
+
+    preparation = graph_preparation(backbones.load("efficientnet_lite0"))
+    files = sorted(p for p in REAL_FLOWERS.glob("*/*.jpg"))[::9][:12]
+    data = [f.read_bytes() for f in files]
+    keys = [f"photo{i}" for i in range(len(files))]
+    for variant in (0, 2):
+        together = preparation.many(tf.constant(data), tf.constant(keys), tf.constant([variant] * len(files), tf.int32)).numpy()
+        alone = [preparation.one(tf.constant(d), tf.constant(k), tf.constant(variant, tf.int32)).numpy() for d, k in zip(data, keys)]
+        np.testing.assert_array_equal(together, np.stack(alone))
+
+
 def test_preprocessing_is_the_central_crop_resized_and_normalised():
     from train.preprocess import Preprocessing, preprocess
 

@@ -6,8 +6,9 @@ copies), never its path: renaming a file costs nothing, and a replaced file has 
 stale vector is never served (retrain.py keys by path and serves stale ones). Each batch is
 committed as it is done, so a killed run resumes where it stopped.
 
-Extraction decodes the next batch in a thread while the backbone runs on the current one inside
-a `tf.function` (see `_decode_batch` for why a thread and not tf.data).
+Extraction prepares the next batch (one graph call for the batch, see `Preparation`) in a thread
+while the backbone runs on the current one inside a `tf.function` (see `_decode_batch` for why a
+thread and not tf.data): 0.93 of the network's own speed on 2 cores (bench/train.py).
 """
 
 from __future__ import annotations
