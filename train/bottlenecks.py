@@ -210,9 +210,13 @@ def _decode_batch(jobs: list[Job], prepare: Preparation, failed: dict[Job, str])
     try:
         images = prepare.many(tf.constant([data for _, _, data in ready]), tf.constant([job.key for _, job, _ in ready]),
                               tf.constant([job.variant for _, job, _ in ready], tf.int32))
-        return [position for position, _, _ in ready], images
     except (tf.errors.OpError, ValueError):
-        pass  # one photo spoils the batch call: find it
+        return _decode_one_by_one(ready, prepare, failed)  # one photo spoils the batch call: find it
+    return [position for position, _, _ in ready], images
+
+
+def _decode_one_by_one(ready: list[tuple[int, Job, bytes]], prepare: Preparation, failed: dict[Job, str]
+                       ) -> tuple[list[int], tf.Tensor | None]:
     decoded, images = [], []
     for position, job, data in ready:
         try:

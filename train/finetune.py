@@ -46,6 +46,8 @@ class BatchSource(Protocol):
     """Where fine-tuning's examples come from: cached activations in memory, or the image files."""
 
     labels: np.ndarray
+    #: the dataset path of each example (may be empty where nobody asks)
+    paths: list[str]
 
     def epoch(self, number: int) -> Iterator[Batch]:
         """Epoch `number`'s training batches: shuffled, augmented where the source augments."""
@@ -57,8 +59,9 @@ class BatchSource(Protocol):
 class ArrayBatches:
     """Examples already in memory (the activations at the cut, every cached variant as a row)."""
 
-    def __init__(self, inputs: np.ndarray, labels: np.ndarray, batch_size: int, seed: int = 0) -> None:
-        self.inputs, self.labels, self.batch_size = inputs, labels, batch_size
+    def __init__(self, inputs: np.ndarray, labels: np.ndarray, batch_size: int, seed: int = 0,
+                 paths: list[str] | None = None) -> None:
+        self.inputs, self.labels, self.batch_size, self.paths = inputs, labels, batch_size, paths or []
         self._rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:

@@ -128,10 +128,10 @@ def train(dataset: str | os.PathLike, *, out: str | os.PathLike | None = None, c
         result = _finish(run, target, head, history, tflite, drop_suspects, progress, started)
     if judge:
         result.suspects = pending.result() if pending else report
-    listed = result.suspects  # also set by --drop-suspects, None with --no-suspects
     result.seconds = time.perf_counter() - started
+    judged = result.suspects  # also set by --drop-suspects; None with --no-suspects
     result.report_page = write_report_page(target, run.root, result.seconds,
-                                           [asdict(s) for s in listed.suspects] if listed is not None else None)
+                                           None if judged is None else [asdict(s) for s in judged.suspects])
     return result
 
 
@@ -192,20 +192,14 @@ def _fine_tune(run: _Run, head, dropped: set[str], target: Path, progress: bool)
     weights, then written back into the backbone so that export() saves the fine-tuned network."""
     settings = run.settings
     validation_before = _accuracy(head, *run.data[VALIDATION][:2])
-    if settings.fine_tune_all:
-        model, history, sources, extracted = _fine_tune_from_images(run, head, dropped, target, progress)
-        validation, _ = fine_tune_probabilities(model, sources[VALIDATION])
-        test_probabilities, decoded = fine_tune_probabilities(model, sources[TEST])
-        test_paths, test_truth = sources[TEST].paths, sources[TEST].labels
-        test = (np.zeros((len(decoded), 0), np.float32), test_truth[decoded], [test_paths[i] for i in decoded])
-        validation_truth = sources[VALIDATION].labels
-    else:
-        model, history, sources, extracted = _fine_tune_from_activations(run, head, dropped, target, progress)
-        validation, _ = fine_tune_probabilities(model, sources[VALIDATION])
-        test_probabilities, _ = fine_tune_probabilities(model, sources[TEST])
-        test, validation_truth = sources[TEST].rows, sources[VALIDATION].labels
+    from_files = _fine_tune_from_images if settings.fine_tune_all else _fine_tune_from_activations
+    model, history, sources, extracted = from_files(run, head, dropped, target, progress)
+    validation, rows = fine_tune_probabilities(model, sources[VALIDATION])
+    validation_accuracy = float((validation.argmax(axis=1) == sources[VALIDATION].labels[rows]).mean()) if len(rows) else 0.0
+    test_probabilities, rows = fine_tune_probabilities(model, sources[TEST])
+    # evaluation needs labels and paths only; a photo the source could not read is left out of both
+    test = (np.zeros((len(rows), 0), np.float32), sources[TEST].labels[rows], [sources[TEST].paths[i] for i in rows])
     copy_into_backbone(model, run.backbone.network)
-    validation_accuracy = float((validation.argmax(axis=1) == validation_truth[:len(validation)]).mean()) if len(validation) else 0.0
     return FineTuned(dense_head(model, settings), history, settings.fine_tune, validation_before, validation_accuracy,
                      test, test_probabilities, extracted)
 
@@ -227,7 +221,8 @@ def _fine_tune_from_activations(run: _Run, head, dropped: set[str], target: Path
     shape = efficientnet_lite.activation_shape(cut)
     arrays = {name: (rows[0].reshape(-1, *shape), rows[1], rows[2]) for name, rows in arrays.items()}
     arrays[TRAIN] = _without(arrays[TRAIN], dropped)
-    sources = {name: _Rows(*arrays[name], settings.batch_size, settings.seed) for name in arrays}
+    sources = {name: ArrayBatches(inputs, labels, settings.batch_size, settings.seed, paths)
+               for name, (inputs, labels, paths) in arrays.items()}
     model = build_fine_tune_model(cut, head, settings)
     history = fine_tune(model, sources[TRAIN], sources[VALIDATION], len(run.labels), settings, target / "logs", progress)
     return model, history, sources, extracted
@@ -250,21 +245,6 @@ def _fine_tune_from_images(run: _Run, head, dropped: set[str], target: Path, pro
     model = build_fine_tune_model(None, head, settings)
     history = fine_tune(model, sources[TRAIN], sources[VALIDATION], len(run.labels), settings, target / "logs", progress)
     return model, history, sources, 0
-
-
-class _Rows:
-    """Activation rows of one split as a fine-tuning source, keeping the (inputs, labels, paths) triple."""
-
-    def __init__(self, inputs: np.ndarray, labels: np.ndarray, paths: list[str], batch_size: int, seed: int) -> None:
-        self.rows = (inputs, labels, paths)
-        self._batches = ArrayBatches(inputs, labels, batch_size, seed)
-        self.labels = labels
-
-    def epoch(self, number: int):
-        return self._batches.epoch(number)
-
-    def plain(self):
-        return self._batches.plain()
 
 
 def find_suspects_in(dataset: str | os.PathLike, *, config: str | os.PathLike | None = None, progress: bool = True,
