@@ -1,12 +1,13 @@
 """Benchmark: curate's scan vs a plain `imagehash.phash(Image.open(p))` loop, and the near-duplicate index.
 
-    python bench/curate.py [--generated 5000] [--hashes 10000 100000 1000000]
+    python bench/curate.py [--generated 5000] [--hashes 10000 100000 1000000] [--distance 10] [--index-only]
 
 1. ../shared/data/flowers-dev (when present) and a generated tree of Flickr-like JPEGs (800x600,
    640x480, 1024x768, with planted exact and resized copies): images/s of both, the ratio, whether
    both find the same duplicate pairs, and the time of a second (cached) scan.
-2. The near-duplicate search over N random 64-bit hashes at distance <= 8: time and peak extra
-   memory (tracemalloc, which sees numpy's buffers).
+2. The near-duplicate search over N random 64-bit hashes at curate's distance (<= 10): time and
+   peak extra memory (tracemalloc, which sees numpy's buffers). `--index-only --hashes 10000000`
+   is the scale-out case (a 10-million-photo tree's hashes on one machine).
 """
 
 from __future__ import annotations
@@ -106,21 +107,21 @@ def compare_on(name: str, source: Path) -> None:
                   f"{files[j].relative_to(tree)} (distance: scan {ours_d}, loop {base_d})")
 
 
-def index_benchmark(sizes: list[int]) -> None:
+def index_benchmark(sizes: list[int], distance: int) -> None:
     rng = np.random.default_rng(0)
-    print("near-duplicate search, random 64-bit hashes, distance <= 8")
+    print(f"near-duplicate search, random 64-bit hashes, distance <= {distance}")
     for n in sizes:
         hashes = rng.integers(0, 2**63, size=n, dtype=np.uint64) << np.uint64(1) | rng.integers(0, 2, size=n, dtype=np.uint64)
         tracemalloc.start()
         started = time.perf_counter()
-        pairs = near_pairs(hashes, 8)
+        pairs = near_pairs(hashes, distance)
         seconds = time.perf_counter() - started
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         line = f"  {n:>9,} hashes: {seconds:6.2f} s, peak extra memory {peak / 2**20:6.1f} MB, {len(pairs)} pairs"
         if n <= 20_000:
             started = time.perf_counter()
-            reference = near_pairs_bruteforce(hashes, 8)
+            reference = near_pairs_bruteforce(hashes, distance)
             line += f"  (brute force {time.perf_counter() - started:.2f} s, same: {np.array_equal(pairs, reference)})"
         print(line)
 
@@ -129,7 +130,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--generated", type=int, default=5000, help="images in the generated tree (0: skip)")
     parser.add_argument("--hashes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--distance", type=int, default=CurateSettings().near_distance,
+                        help="near-duplicate distance of the index benchmark (default: curate's, 10)")
+    parser.add_argument("--index-only", action="store_true", help="only the near-duplicate search")
     args = parser.parse_args()
+    if args.index_only:
+        index_benchmark(args.hashes, args.distance)
+        return
     if FLOWERS.is_dir():
         compare_on("flowers-dev", FLOWERS)
     else:
@@ -137,7 +144,7 @@ def main() -> None:
     if args.generated:
         compare_on(f"generated Flickr-like tree ({GENERATED_CACHE})", generated_tree(args.generated))
     if args.hashes:
-        index_benchmark(args.hashes)
+        index_benchmark(args.hashes, args.distance)
 
 
 if __name__ == "__main__":

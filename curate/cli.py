@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--no-browser", action="store_true", help="serve the page but do not open a browser")
     review.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 for the review page (default: a free one)")
     review.add_argument("--all", action="store_true", help="show every image, not only those new since the last review")
+    review.add_argument("--records", metavar="SHARDS",
+                        help="first take the scan records of these Parquet shards of retrainkit-beam (a glob, folder or URI) "
+                             "for the files here with the same content")
 
     reject = commands.add_parser("reject", help="add images to the reject list")
     _dataset_args(reject)
@@ -77,6 +80,10 @@ def _settings(args: argparse.Namespace) -> CurateSettings:
 
 def _review(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    if args.records:
+        from .records_import import import_records
+
+        print(import_records(args.dataset, args.records, progress=not args.quiet).summary())
     analysis = analyse(args.dataset, settings, progress=not args.quiet)
     json_path, html_path = write_reports(analysis)
     print(table(analysis))

@@ -55,14 +55,23 @@ _UPRIGHT = {
 def inspect_file(root: str, relpath: str) -> ImageRecord:
     """Never raises for a bad image: the problem is recorded, so one corrupt file cannot stop a scan."""
     full = Path(root) / relpath
-    record = ImageRecord(path=relpath, label=relpath.split("/", 1)[0], bytes=0, mtime_ns=0)
     try:
         stat = full.stat()
         data = full.read_bytes()
     except OSError:
-        record.problem = "unreadable"
-        return record
-    record.bytes, record.mtime_ns = stat.st_size, stat.st_mtime_ns
+        return unreadable_record(relpath)
+    return inspect_bytes(relpath, data, stat.st_mtime_ns, str(full))
+
+
+def unreadable_record(relpath: str) -> ImageRecord:
+    return ImageRecord(path=relpath, label=relpath.split("/", 1)[0], bytes=0, mtime_ns=0, problem="unreadable")
+
+
+def inspect_bytes(relpath: str, data: bytes, mtime_ns: int, where: str = "") -> ImageRecord:
+    """The record of a file whose bytes are already read: the one per-image function of the local
+    scan and of the Beam pipeline (scaleout/), so both describe a file identically.
+    `where` names the file in the log line of an internal error."""
+    record = ImageRecord(path=relpath, label=relpath.split("/", 1)[0], bytes=len(data), mtime_ns=mtime_ns)
     record.sha256 = hashlib.sha256(data).hexdigest()
     if not data:
         record.problem = "empty"
@@ -77,7 +86,7 @@ def inspect_file(root: str, relpath: str) -> ImageRecord:
         record.problem = "corrupt"
     except Exception as error:  # noqa: BLE001 - one file must not stop a scan, but this is our bug
         log.error("curate: unexpected %s while decoding %s: %s (a bug in retrainkit, please report it; "
-                  "the file is left out, not quarantined)", type(error).__name__, full, error)
+                  "the file is left out, not quarantined)", type(error).__name__, where or relpath, error)
         record.problem = INTERNAL_ERROR
     return record
 

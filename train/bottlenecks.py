@@ -194,8 +194,7 @@ def graph_preparation(backbone: Backbone) -> Preparation:
 
 
 def _decode_batch(jobs: list[Job], prepare: Preparation, failed: dict[Job, str]) -> tuple[list[int], tf.Tensor | None]:
-    """Decode one batch in a thread beside the network: in one graph call, or photo by photo when
-    that call fails, so that only the photos TensorFlow cannot decode are left out.
+    """Read and decode one batch in a thread beside the network.
 
     Why a thread and not tf.data: both the decoding graphs and the network then run their ops on
     TensorFlow's one shared pool of threads. tf.data brings threads of its own, which on the 2-core
@@ -204,7 +203,17 @@ def _decode_batch(jobs: list[Job], prepare: Preparation, failed: dict[Job, str])
     overlapped this way). The bytes are read here, in Python, so that they can be checked against
     the content the caller expects before they are decoded.
     """
-    ready = [(position, job, data) for position, job in enumerate(jobs) if (data := _job_bytes(job, failed)) is not None]
+    read = [(position, job, data) for position, job in enumerate(jobs) if (data := _job_bytes(job, failed)) is not None]
+    return prepared_inputs(read, prepare, failed)
+
+
+def prepared_inputs(read: list[tuple[int, Job, bytes]], prepare: Preparation, failed: dict[Job, str]
+                    ) -> tuple[list[int], tf.Tensor | None]:
+    """(positions, stacked network inputs) of files already read: in one graph call, or photo by photo
+    when that call fails, so that only the photos TensorFlow cannot decode are left out (into `failed`).
+    Bytes of a job marked `convert` are converted here (see image_bytes)."""
+    ready = [(position, job, model_bytes) for position, job, data in read
+             if (model_bytes := _model_bytes(job, data, failed)) is not None]
     if not ready:
         return [], None
     try:
@@ -213,6 +222,20 @@ def _decode_batch(jobs: list[Job], prepare: Preparation, failed: dict[Job, str])
     except (tf.errors.OpError, ValueError):
         return _decode_one_by_one(ready, prepare, failed)  # one photo spoils the batch call: find it
     return [position for position, _, _ in ready], images
+
+
+def vectors_of(backbone: Backbone, read: list[tuple[Job, bytes]]) -> tuple[list[np.ndarray | None], dict[Job, str]]:
+    """The backbone's vector of each (job, bytes) in one batch, None where it could not be computed
+    (why in the dict): extraction's very preprocessing and network, for callers that hold the bytes
+    already (the Beam pipeline's model handler)."""
+    features, prepare = _graph_functions(backbone)
+    failed: dict[Job, str] = {}
+    decoded, images = prepared_inputs([(i, job, data) for i, (job, data) in enumerate(read)], prepare, failed)
+    vectors: list[np.ndarray | None] = [None] * len(read)
+    if images is not None:
+        for position, vector in zip(decoded, features(images).numpy().reshape(len(decoded), -1)):
+            vectors[position] = vector
+    return vectors, failed
 
 
 def _decode_one_by_one(ready: list[tuple[int, Job, bytes]], prepare: Preparation, failed: dict[Job, str]
@@ -240,6 +263,10 @@ def _job_bytes(job: Job, failed: dict[Job, str]) -> bytes | None:
     if job.sha256 and hashlib.sha256(data).hexdigest() != job.sha256:
         failed[job] = CHANGED
         return None
+    return data
+
+
+def _model_bytes(job: Job, data: bytes, failed: dict[Job, str]) -> bytes | None:
     if not job.convert:
         return data
     try:

@@ -45,6 +45,9 @@ def build_train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fine-tune", nargs="?", const="1", metavar="N|all",
                         help="after the head, train the backbone's last N blocks (default 1, at most 8) with it, or 'all' "
                              "of it from the images (slow without a GPU); built-in backbone only")
+    parser.add_argument("--features", metavar="SHARDS",
+                        help="Parquet shards of retrainkit-beam (a glob, folder or URI): their vectors and scan records "
+                             "are taken into the local caches first, so only what they lack is computed here")
     parser.add_argument("--config", help="settings file (default ./config.toml when present)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     return parser
@@ -69,6 +72,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.suspects_only and (args.drop_suspects or not args.suspects or args.tflite or args.out):
         raise TrainError("--suspects-only trains no model: leave out --drop-suspects, --no-suspects, --tflite and --out")
     import_tensorflow()
+    if args.features:
+        _import_features(args)
     from .pipeline import find_suspects_in, train
 
     options = {name: getattr(args, name) for name in (
@@ -81,6 +86,21 @@ def _train(args: argparse.Namespace) -> int:
                    suspects=args.suspects, drop_suspects=args.drop_suspects, **options)
     print(result.summary())
     return 0
+
+
+def _import_features(args: argparse.Namespace) -> None:
+    """The shards into DATASET's scan cache and the bottleneck cache train is about to read."""
+    from curate.records_import import import_records
+
+    from .features_import import import_vectors
+    from .settings import TrainSettings
+
+    settings = TrainSettings.load(args.config, cache_dir=args.cache_dir)
+    records = import_records(args.dataset, args.features, progress=not args.quiet)
+    vectors = import_vectors(args.features, Path(settings.cache_dir) if settings.cache_dir else Path(args.dataset) / ".cache",
+                             progress=not args.quiet)
+    if not args.quiet:
+        print(f"{records.summary()}\n{vectors.summary()}", file=sys.stderr, flush=True)
 
 
 def classify_main(argv: list[str] | None = None) -> int:

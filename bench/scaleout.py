@@ -1,0 +1,92 @@
+"""Benchmark: the Beam pipeline on the DirectRunner against the local path, on the same photos, in one run.
+
+    python bench/scaleout.py [--dataset ../shared/data/flowers-dev] [--workers 2] [--rounds 1]
+
+Both do the two per-image steps from cold caches on a private copy of the tree: the local path is
+`curate.scan` + train's bottleneck extraction (what `train DATASET` runs before its head); the Beam
+path is `retrainkit-beam` with `--direct_running_mode=multi_processing --direct_num_workers=N`,
+worker start-up and Parquet writing included. Prints images/s of each and the ratio, and the
+per-image CPU cost that the README's Dataflow estimate is made from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from train.quiet_tf import import_tensorflow  # noqa: E402
+
+import_tensorflow()
+
+from curate.scan import scan  # noqa: E402
+from scaleout import embed  # noqa: E402
+from train import backbones  # noqa: E402
+from train.bottlenecks import BottleneckCache, extract  # noqa: E402
+from train.pipeline import _job  # noqa: E402
+
+FLOWERS = ROOT.parent / "shared" / "data" / "flowers-dev"
+
+
+def local(tree: Path, cache_dir: Path) -> tuple[float, int]:
+    started = time.perf_counter()
+    records = [r for r in scan(tree, progress=False).records if r.ok]
+    backbone = backbones.load(backbones.EMBEDDED)
+    cache = BottleneckCache(cache_dir, backbone.id)
+    try:
+        computed, _ = extract([_job(tree, r) for r in records], backbone, cache, 32, progress=False)
+    finally:
+        cache.close()
+    return time.perf_counter() - started, computed
+
+
+def on_beam(tree: Path, out: Path, workers: int) -> tuple[float, int, float]:
+    """(wall seconds, vectors, CPU seconds of the worker processes)."""
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    result = embed(str(tree), str(out / "bench"), pipeline_args=[
+        "--direct_running_mode=multi_processing", f"--direct_num_workers={workers}", "--default_sdk_harness_log_level=ERROR"])
+    seconds = time.perf_counter() - started
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (children.ru_utime - children_before.ru_utime) + (children.ru_stime - children_before.ru_stime)
+    return seconds, result.vectors, cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", type=Path, default=FLOWERS)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--rounds", type=int, default=1, help="alternate the two this many times; report the best of each")
+    args = parser.parse_args()
+    if not args.dataset.is_dir():
+        sys.exit(f"{args.dataset}: not found (give --dataset)")
+    best_local = best_beam = float("inf")
+    with tempfile.TemporaryDirectory() as scratch:
+        for round_number in range(args.rounds):
+            for name in ("local", "beam"):
+                tree = Path(scratch) / f"tree-{name}-{round_number}"
+                shutil.copytree(args.dataset, tree, ignore=shutil.ignore_patterns(".*"))
+                if name == "local":
+                    seconds, count = local(tree, Path(scratch) / f"cache-{round_number}")
+                    best_local = min(best_local, seconds)
+                    print(f"round {round_number + 1}: local scan + extraction: {count} images in {seconds:.1f} s "
+                          f"({count / seconds:.1f} img/s)", flush=True)
+                else:
+                    seconds, count, cpu = on_beam(tree, Path(scratch) / f"out-{round_number}", args.workers)
+                    best_beam = min(best_beam, seconds)
+                    print(f"round {round_number + 1}: Beam DirectRunner, {args.workers} worker processes: {count} images in "
+                          f"{seconds:.1f} s ({count / seconds:.1f} img/s); worker CPU {cpu:.0f} s = "
+                          f"{cpu / count * 1000:.0f} ms of CPU an image, start-up included", flush=True)
+    print(f"ratio (local time / Beam time, best of {args.rounds}): {best_local / best_beam:.2f}")
+
+
+if __name__ == "__main__":
+    main()

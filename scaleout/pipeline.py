@@ -1,0 +1,167 @@
+"""`embed()`: one Beam pipeline from a tree (or a list of its files) to Parquet shards of records and vectors.
+
+    list the tree (one DoFn, any Beam filesystem) -> Reshuffle (spread the files over workers)
+      -> DescribeFiles (curate's record; the bytes of usable photos)
+           -> RunInference(BackboneHandler) -> row        \
+         bad files (tagged output) -> row without a vector -> Flatten -> WriteToParquet
+
+Every step is a pure function of a file's bytes and the Parquet sink commits whole shards, so Beam
+may retry any bundle. Without `--runner` the pipeline runs here on the DirectRunner, one worker
+process per core.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.ml.inference.base import RunInference
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions, WorkerOptions
+
+from retrainkit.errors import UserError
+from retrainkit.shards import SUFFIX, arrow_schema, read_rows
+
+from .describe import BAD, DescribeFiles
+from .inference import DEFAULT_BATCH, BackboneHandler
+from .listing import TreeFile, dataset_root, listed_file, relative_data_path
+from .rows import row_of, row_of_prediction
+
+EMBEDDED = "efficientnet_lite0"
+
+
+@dataclass
+class EmbedResult:
+    #: the shard files written, sorted
+    shards: list[str]
+    files: int
+    vectors: int
+    #: problem -> files (curate's problems, and why the backbone could not take a file)
+    problems: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def summary(self, dataset: str = "DATASET") -> str:
+        bad = ", ".join(f"{count} {problem}" for problem, count in sorted(self.problems.items()))
+        pattern = self.shards[0].rsplit("-", 3)[0] + f"-*{SUFFIX}" if self.shards else ""
+        return (f"{self.files} files: {self.vectors} vectors" + (f"; no vector for {bad}" if bad else "")
+                + f".\nShards: {pattern} ({len(self.shards)} files) in {self.seconds:.0f} s.\n"
+                + f"Use them: train {dataset} --features '{pattern}'   (or curate review {dataset} --records '{pattern}')")
+
+
+def embed(dataset: str, out: str, *, files: str | None = None, backbone: str = EMBEDDED, image_size: int = 0,
+          batch_size: int = DEFAULT_BATCH, shards: int = 0, pipeline_args: list[str] | None = None) -> EmbedResult:
+    """Describe and embed every data file of DATASET (or those `files` lists) into OUT-SSSSS-of-NNNNN.parquet.
+
+    `pipeline_args` are Beam's own options (`--runner DataflowRunner --project ... --region ...`).
+    A rerun replaces the shards of the run before, and removes those it did not rewrite.
+    """
+    started = time.perf_counter()
+    root, prefix = _absolute(dataset_root(dataset)), _absolute(out)
+    _check_dataset(root)
+    if files is not None and "://" not in files and not os.path.isfile(files):
+        raise UserError(f"{files}: no such file (give a text file with one photo path a line)")
+    options = _options(pipeline_args or [])
+    before = _existing_shards(prefix)
+    with beam.Pipeline(options=options) as pipeline:
+        listed = (pipeline | "Root" >> beam.Create([root]) | "List tree" >> beam.FlatMap(_list_tree)) if files is None else (
+            pipeline | "Read list" >> beam.io.ReadFromText(files) | "Parse list" >> beam.FlatMap(_listed, root))
+        described = (listed | "Spread" >> beam.Reshuffle()
+                     | "Describe" >> beam.ParDo(DescribeFiles()).with_outputs(BAD, main="photos"))
+        embedded = (described.photos
+                    | "Backbone" >> RunInference(BackboneHandler(backbone, image_size, batch_size))
+                    | "Row" >> beam.Map(row_of_prediction))
+        bad = described[BAD] | "Bad row" >> beam.Map(row_of)
+        _ = ((embedded, bad) | beam.Flatten()
+             | "Write" >> beam.io.WriteToParquet(prefix, arrow_schema(), file_name_suffix=SUFFIX, num_shards=shards))
+    _remove_empty_temp_folders(prefix)
+    written = _existing_shards(prefix)
+    stale = [name for name, stamp in before.items() if written.get(name) == stamp]
+    if stale:
+        FileSystems.delete(stale)
+    result = _summarise(sorted(set(written) - set(stale)))
+    result.seconds = time.perf_counter() - started
+    if not result.files:
+        raise UserError(f"{dataset}: no files under {dataset}/<label>/ (labels are the top-level folders)")
+    return result
+
+
+def _list_tree(root: str):
+    """Every data file under the root, with the size and time the filesystem reports."""
+    for found in FileSystems.match([f"{root}/**"]):
+        for metadata in found.metadata_list:
+            relative = relative_data_path(root, metadata.path)
+            if relative:
+                yield TreeFile(metadata.path, relative, int(round(metadata.last_updated_in_seconds * 1e9)))
+
+
+def _listed(line: str, root: str):
+    file = listed_file(root, line)
+    if file:
+        yield file
+
+
+def _options(args: list[str]) -> PipelineOptions:
+    """Beam's options as given; without a runner, the DirectRunner with one worker process per core."""
+    options = PipelineOptions(args)
+    if options.view_as(StandardOptions).runner is None:
+        direct = options.view_as(DirectOptions)
+        given = " ".join(args)
+        if "--direct_running_mode" not in given:
+            direct.direct_running_mode = "multi_processing"
+        if "--direct_num_workers" not in given and direct.direct_running_mode != "in_memory":
+            direct.direct_num_workers = os.cpu_count() or 1
+        if "--default_sdk_harness_log_level" not in given:  # the local workers' INFO lines would bury the summary
+            options.view_as(WorkerOptions).default_sdk_harness_log_level = "ERROR"
+    return options
+
+
+def _remove_empty_temp_folders(prefix: str) -> None:
+    """The DirectRunner's Parquet sink leaves its emptied beam-temp-* folder beside local shards."""
+    if "://" in prefix:
+        return
+    folder, name = os.path.split(prefix)
+    for entry in os.scandir(folder or "."):
+        if entry.is_dir() and entry.name.startswith(f"beam-temp-{name}-"):
+            try:
+                os.rmdir(entry.path)
+            except OSError:
+                continue  # not empty: another run's, or a failed run's files; not ours to remove
+
+
+def _existing_shards(prefix: str) -> dict[str, float]:
+    try:
+        found = FileSystems.match([f"{prefix}-*-of-*{SUFFIX}"])[0].metadata_list
+    except (OSError, IndexError):  # no match is an error on some filesystems
+        return {}
+    return {m.path: m.last_updated_in_seconds for m in found}
+
+
+def _summarise(shards: list[str]) -> EmbedResult:
+    problems: Counter[str] = Counter()
+    files = vectors = 0
+    for name in shards:
+        for columns in read_rows(name, ("problem", "vector_problem")):
+            for problem, why in zip(columns["problem"], columns["vector_problem"]):
+                files += 1
+                if problem:
+                    problems[problem] += 1
+                elif why:
+                    problems[why] += 1
+                else:
+                    vectors += 1
+    return EmbedResult(shards, files, vectors, dict(problems))
+
+
+def _check_dataset(root: str) -> None:
+    if "://" in root:
+        return  # a bucket has no folders to check; an empty listing is said after the run
+    from curate.tree import check_dataset
+
+    check_dataset(root)
+
+
+def _absolute(path: str) -> str:
+    return path if "://" in path else os.path.abspath(os.path.expanduser(path))
