@@ -64,15 +64,18 @@ def read_rows(pattern: str, columns: tuple[str, ...] = COLUMNS) -> Iterator[dict
 
 
 def _remote_files(pattern: str) -> list[str]:
+    """A glob in the last part of the URI (`gs://b/features/run-*.parquet`), a folder, or one file."""
+    if "*" not in pattern and pattern.endswith(SUFFIX):
+        return [pattern]
+    folder = pattern.split("*", 1)[0].rsplit("/", 1)[0] if "*" in pattern else pattern.rstrip("/")
+    wanted = pattern if "*" in pattern else f"{folder}/*{SUFFIX}"
     fs = _pyarrow("fs")
     try:
-        filesystem, path = fs.FileSystem.from_uri(pattern.split("*", 1)[0].rsplit("/", 1)[0] + "/")
-        scheme = pattern.split("://", 1)[0]
-        infos = filesystem.get_file_info(fs.FileSelector(path.rstrip("/"), recursive=False))
+        filesystem, path = fs.FileSystem.from_uri(folder + "/")
+        infos = filesystem.get_file_info(fs.FileSelector(path.rstrip("/"), recursive=False, allow_not_found=True))
     except (OSError, ValueError) as error:
         raise UserError(f"{pattern}: cannot list it ({error})") from None
-    names = [f"{scheme}://{info.path}" for info in infos if info.type == fs.FileType.File]
-    wanted = pattern if "*" in pattern else pattern.rstrip("/") + f"/*{SUFFIX}"
+    names = [folder + "/" + info.path.rsplit("/", 1)[-1] for info in infos if info.type == fs.FileType.File]
     return sorted(n for n in names if fnmatch.fnmatchcase(n, wanted))
 
 

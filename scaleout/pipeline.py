@@ -60,22 +60,22 @@ def embed(dataset: str, out: str, *, files: str | None = None, backbone: str = E
     """
     started = time.perf_counter()
     root, prefix = _absolute(dataset_root(dataset)), _absolute(out)
+    for url in (root, prefix, files or ""):
+        _check_scheme(url)
     _check_dataset(root)
     if files is not None and "://" not in files and not os.path.isfile(files):
         raise UserError(f"{files}: no such file (give a text file with one photo path a line)")
     options = _options(pipeline_args or [])
     before = _existing_shards(prefix)
-    with beam.Pipeline(options=options) as pipeline:
-        listed = (pipeline | "Root" >> beam.Create([root]) | "List tree" >> beam.FlatMap(_list_tree)) if files is None else (
-            pipeline | "Read list" >> beam.io.ReadFromText(files) | "Parse list" >> beam.FlatMap(_listed, root))
-        described = (listed | "Spread" >> beam.Reshuffle()
-                     | "Describe" >> beam.ParDo(DescribeFiles()).with_outputs(BAD, main="photos"))
-        embedded = (described.photos
-                    | "Backbone" >> RunInference(BackboneHandler(backbone, image_size, batch_size))
-                    | "Row" >> beam.Map(row_of_prediction))
-        bad = described[BAD] | "Bad row" >> beam.Map(row_of)
-        _ = ((embedded, bad) | beam.Flatten()
-             | "Write" >> beam.io.WriteToParquet(prefix, arrow_schema(), file_name_suffix=SUFFIX, num_shards=shards))
+    try:
+        with beam.Pipeline(options=options) as pipeline:
+            _build(pipeline, root, files, BackboneHandler(backbone, image_size, batch_size), prefix, shards)
+    except (UserError, KeyboardInterrupt):
+        raise
+    except Exception as error:  # noqa: BLE001 - a runner's failure (options, quota, a worker's bug) as one line
+        message = str(error).strip().splitlines()
+        raise UserError(f"the Beam pipeline failed: {type(error).__name__}: {message[-1] if message else ''} "
+                        "(Beam's log above has the details)") from None
     _remove_empty_temp_folders(prefix)
     written = _existing_shards(prefix)
     stale = [name for name, stamp in before.items() if written.get(name) == stamp]
@@ -86,6 +86,17 @@ def embed(dataset: str, out: str, *, files: str | None = None, backbone: str = E
     if not result.files:
         raise UserError(f"{dataset}: no files under {dataset}/<label>/ (labels are the top-level folders)")
     return result
+
+
+def _build(pipeline: beam.Pipeline, root: str, files: str | None, handler: BackboneHandler, prefix: str, shards: int) -> None:
+    listed = (pipeline | "Root" >> beam.Create([root]) | "List tree" >> beam.FlatMap(_list_tree)) if files is None else (
+        pipeline | "Read list" >> beam.io.ReadFromText(files) | "Parse list" >> beam.FlatMap(_listed, root))
+    described = (listed | "Spread" >> beam.Reshuffle()  # the listing is one worker's: hand the files to all
+                 | "Describe" >> beam.ParDo(DescribeFiles()).with_outputs(BAD, main="photos"))
+    embedded = described.photos | "Backbone" >> RunInference(handler) | "Row" >> beam.Map(row_of_prediction)
+    bad = described[BAD] | "Bad row" >> beam.Map(row_of)
+    _ = ((embedded, bad) | beam.Flatten()
+         | "Write" >> beam.io.WriteToParquet(prefix, arrow_schema(), codec="snappy", file_name_suffix=SUFFIX, num_shards=shards))
 
 
 def _list_tree(root: str):
@@ -161,6 +172,19 @@ def _check_dataset(root: str) -> None:
     from curate.tree import check_dataset
 
     check_dataset(root)
+
+
+def _check_scheme(url: str) -> None:
+    """Beam reads gs:// and s3:// only with its gcp / aws extras installed: say so before the pipeline starts."""
+    if "://" not in url:
+        return
+    try:
+        FileSystems.get_filesystem(url)
+    except ValueError:
+        scheme = url.split("://", 1)[0]
+        extra = {"gs": "gcp", "s3": "aws", "az": "azure"}.get(scheme)
+        hint = f": pip install 'apache-beam[{extra}]'" if extra else ""
+        raise UserError(f"{url}: Beam has no filesystem for {scheme}:// here{hint}") from None
 
 
 def _absolute(path: str) -> str:

@@ -105,18 +105,21 @@ def test_console_script_and_no_tensorflow(tree):
     assert check.stdout.strip() == "False"
 
 
-@pytest.mark.parametrize("distance", [0, 3, 8, 10])
+@pytest.mark.parametrize("distance", [0, 1, 2, 3, 4, 5, 8, 10, 13])
 def test_index_finds_exactly_the_pairs_brute_force_finds(distance):
     rng = np.random.default_rng(distance)
     hashes = rng.integers(0, 2**63, size=3000, dtype=np.uint64) << np.uint64(1)
     for source, target in rng.integers(0, len(hashes), size=(300, 2)):
         flipped = int(hashes[source])
-        for bit in rng.choice(64, size=rng.integers(0, 12), replace=False):
+        for bit in rng.choice(64, size=rng.integers(0, 15), replace=False):
             flipped ^= 1 << int(bit)
         hashes[target] = np.uint64(flipped)
+    hashes[:40] = hashes[40]  # one crowded bucket: forty copies of a picture
     expected = near_pairs_bruteforce(hashes, distance)
-    assert len(expected) > 0
-    np.testing.assert_array_equal(near_pairs(hashes, distance), expected)
+    assert len(expected) > 40 * 39 // 2
+    np.testing.assert_array_equal(near_pairs(hashes, distance, brute_force_below=0), expected)  # the index itself
+    np.testing.assert_array_equal(near_pairs(hashes, distance, workers=1, brute_force_below=0), expected)
+    np.testing.assert_array_equal(near_pairs(hashes, distance), expected)  # below 4096 hashes: brute force
 
 
 def test_finds_exactly_the_known_duplicates_in_real_flowers(tmp_path):

@@ -189,3 +189,39 @@ def test_without_the_extra_nothing_imports_beam():
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "False"
+
+
+def test_shards_are_found_by_glob_folder_file_and_uri(tmp_path):
+    import pyarrow as pa
+
+    from retrainkit.errors import UserError
+    from retrainkit.shards import arrow_schema, read_rows, shard_files
+
+    folder = tmp_path / "features"
+    folder.mkdir()
+    for number in range(2):
+        row = {name: None for name in arrow_schema().names}
+        row.update(path=f"daisy/{number}.jpg", sha256=f"{number:064x}", vector=[float(number)] * 3)
+        pq.write_table(pa.Table.from_pylist([row], schema=arrow_schema()), folder / f"run-0000{number}-of-00002.parquet")
+    (folder / "notes.txt").write_text("not a shard")
+    first = str(folder / "run-00000-of-00002.parquet")
+    for given in (f"{folder}/run-*.parquet", str(folder), first, f"file://{folder}/run-*.parquet", f"file://{folder}"):
+        assert len(shard_files(given)) == (1 if given == first else 2), given
+    paths = [p for batch in read_rows(f"file://{folder}", ("path", "vector")) for p in batch["path"]]
+    assert paths == ["daisy/0.jpg", "daisy/1.jpg"]
+    with pytest.raises(UserError, match="no Parquet shards there"):
+        shard_files(f"file://{tmp_path}/elsewhere-*.parquet")
+    with pytest.raises(UserError, match="not a shard of retrainkit-beam"):
+        pq.write_table(pa.table({"x": [1]}), tmp_path / "other.parquet")
+        list(read_rows(str(tmp_path / "other.parquet")))
+
+
+def test_a_failing_pipeline_is_one_user_error(tmp_path):
+    from retrainkit.errors import UserError
+    from scaleout import embed
+
+    write(tmp_path / "tree" / "daisy" / "a.jpg", sorted((SAMPLE_FLOWERS / "daisy").glob("*.jpg"))[0].read_bytes())
+    with pytest.raises(UserError, match="unknown backbone 'no-such-backbone'"):
+        embed(str(tmp_path / "tree"), str(tmp_path / "out"), backbone="no-such-backbone", pipeline_args=IN_MEMORY)
+    with pytest.raises(UserError, match="Beam has no filesystem for nosuch://"):
+        embed(str(tmp_path / "tree"), "nosuch://bucket/out", pipeline_args=IN_MEMORY)
