@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 
 from retrainkit.cli import OneLineParser, run_command
 
@@ -48,12 +47,7 @@ def _embed(args: argparse.Namespace, beam_args: list[str]) -> int:
     logging.basicConfig(level=logging.ERROR, format="%(name)s: %(message)s")
     from .pipeline import embed
 
-    runner = next((a.split("=", 1)[1] if "=" in a else beam_args[i + 1] for i, a in enumerate(beam_args)
-                   if a.startswith("--runner") and (("=" in a) or i + 1 < len(beam_args))), None)
-    where = f"on {runner} (follow the job in the runner's console)" if runner else "here, on Beam's DirectRunner"
-    print(f"Describing and embedding {args.dataset} {where}; the summary follows when every shard is written ...",
-          file=sys.stderr, flush=True)
     result = embed(args.dataset, args.out, files=args.files, backbone=settings.backbone, image_size=settings.image_size,
-                   batch_size=settings.extract_batch, shards=args.shards, pipeline_args=beam_args)
+                   batch_size=settings.extract_batch, shards=args.shards, pipeline_args=beam_args, progress=True)
     print(result.summary(args.dataset if "://" not in args.dataset else "LOCAL_COPY_OF_DATASET"))
     return 0

@@ -12,7 +12,9 @@ process per core.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -52,11 +54,13 @@ class EmbedResult:
 
 
 def embed(dataset: str, out: str, *, files: str | None = None, backbone: str = EMBEDDED, image_size: int = 0,
-          batch_size: int = DEFAULT_BATCH, shards: int = 0, pipeline_args: list[str] | None = None) -> EmbedResult:
+          batch_size: int = DEFAULT_BATCH, shards: int = 0, pipeline_args: list[str] | None = None,
+          progress: bool = False) -> EmbedResult:
     """Describe and embed every data file of DATASET (or those `files` lists) into OUT-SSSSS-of-NNNNN.parquet.
 
     `pipeline_args` are Beam's own options (`--runner DataflowRunner --project ... --region ...`).
-    A rerun replaces the shards of the run before, and removes those it did not rewrite.
+    A rerun replaces the shards of the run before, and removes those it did not rewrite. Beam reports
+    no progress on the DirectRunner; `progress` says at least when the work starts.
     """
     started = time.perf_counter()
     root, prefix = _absolute(dataset_root(dataset)), _absolute(out)
@@ -67,6 +71,11 @@ def embed(dataset: str, out: str, *, files: str | None = None, backbone: str = E
         raise UserError(f"{files}: no such file (give a text file with one photo path a line)")
     options = _options(pipeline_args or [])
     before = _existing_shards(prefix)
+    if progress:
+        runner = options.view_as(StandardOptions).runner
+        where = f"on {runner} (follow the job in the runner's console)" if runner else "here, on Beam's DirectRunner"
+        print(f"Describing and embedding {dataset} {where}; the summary follows when every shard is written ...",
+              file=sys.stderr, flush=True)
     try:
         with beam.Pipeline(options=options) as pipeline:
             _build(pipeline, root, files, BackboneHandler(backbone, image_size, batch_size), prefix, shards)
@@ -117,6 +126,10 @@ def _listed(line: str, root: str):
 def _options(args: list[str]) -> PipelineOptions:
     """Beam's options as given; without a runner, the DirectRunner with one worker process per core."""
     options = PipelineOptions(args)
+    unknown = _unparsed(options)
+    if unknown:  # Beam would drop them with a warning: `--runer DataflowRunner` would then run a bucket here
+        raise UserError(f"unknown option {' '.join(unknown)} (neither retrainkit-beam's nor Beam's; "
+                        "see retrainkit-beam --help and Beam's pipeline options)")
     if options.view_as(StandardOptions).runner is None:
         direct = options.view_as(DirectOptions)
         given = " ".join(args)
@@ -127,6 +140,32 @@ def _options(args: list[str]) -> PipelineOptions:
         if "--default_sdk_harness_log_level" not in given:  # the local workers' INFO lines would bury the summary
             options.view_as(WorkerOptions).default_sdk_harness_log_level = "ERROR"
     return options
+
+
+class _Discarded(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.args: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if str(record.msg).startswith("Discarding unparseable args") and record.args:
+            self.args.extend(str(a) for a in record.args[0])
+
+
+def _unparsed(options: PipelineOptions) -> list[str]:
+    """The arguments Beam's own parser does not know (it only logs them), read from that log record."""
+    logger = logging.getLogger("apache_beam.options.pipeline_options")
+    handler, level, propagate = _Discarded(), logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+    try:
+        options.get_all_options()
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
+    return [a for a in handler.args if a.startswith("-")]
 
 
 def _remove_empty_temp_folders(prefix: str) -> None:

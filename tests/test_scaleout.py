@@ -225,3 +225,5 @@ def test_a_failing_pipeline_is_one_user_error(tmp_path):
         embed(str(tmp_path / "tree"), str(tmp_path / "out"), backbone="no-such-backbone", pipeline_args=IN_MEMORY)
     with pytest.raises(UserError, match="Beam has no filesystem for nosuch://"):
         embed(str(tmp_path / "tree"), "nosuch://bucket/out", pipeline_args=IN_MEMORY)
+    with pytest.raises(UserError, match="unknown option --runer"):  # a typo must not run a bucket on this machine
+        embed(str(tmp_path / "tree"), str(tmp_path / "out"), pipeline_args=["--runer", "DataflowRunner"])
