@@ -12,45 +12,26 @@ process per core.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import RunInference
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions, WorkerOptions
+from apache_beam.options.pipeline_options import StandardOptions
 
 from retrainkit.errors import UserError
-from retrainkit.shards import SUFFIX, arrow_schema, read_rows
+from retrainkit.shards import SUFFIX, arrow_schema
 
 from .describe import BAD, DescribeFiles
 from .inference import DEFAULT_BATCH, BackboneHandler
 from .listing import TreeFile, dataset_root, listed_file, relative_data_path
+from .options import pipeline_options
+from .outputs import EmbedResult, existing_shards, remove_empty_temp_folders, summarise
 from .rows import row_of, row_of_prediction
 
 EMBEDDED = "efficientnet_lite0"
-
-
-@dataclass
-class EmbedResult:
-    #: the shard files written, sorted
-    shards: list[str]
-    files: int
-    vectors: int
-    #: problem -> files (curate's problems, and why the backbone could not take a file)
-    problems: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    def summary(self, dataset: str = "DATASET") -> str:
-        bad = ", ".join(f"{count} {problem}" for problem, count in sorted(self.problems.items()))
-        pattern = self.shards[0].rsplit("-", 3)[0] + f"-*{SUFFIX}" if self.shards else ""
-        return (f"{self.files} files: {self.vectors} vectors" + (f"; no vector for {bad}" if bad else "")
-                + f".\nShards: {pattern} ({len(self.shards)} files) in {self.seconds:.0f} s.\n"
-                + f"Use them: train {dataset} --features '{pattern}'   (or curate review {dataset} --records '{pattern}')")
 
 
 def embed(dataset: str, out: str, *, files: str | None = None, backbone: str = EMBEDDED, image_size: int = 0,
@@ -69,8 +50,8 @@ def embed(dataset: str, out: str, *, files: str | None = None, backbone: str = E
     _check_dataset(root)
     if files is not None and "://" not in files and not os.path.isfile(files):
         raise UserError(f"{files}: no such file (give a text file with one photo path a line)")
-    options = _options(pipeline_args or [])
-    before = _existing_shards(prefix)
+    options = pipeline_options(pipeline_args or [])
+    before = existing_shards(prefix)
     if progress:
         runner = options.view_as(StandardOptions).runner
         where = f"on {runner} (follow the job in the runner's console)" if runner else "here, on Beam's DirectRunner"
@@ -85,12 +66,12 @@ def embed(dataset: str, out: str, *, files: str | None = None, backbone: str = E
         message = str(error).strip().splitlines()
         raise UserError(f"the Beam pipeline failed: {type(error).__name__}: {message[-1] if message else ''} "
                         "(Beam's log above has the details)") from None
-    _remove_empty_temp_folders(prefix)
-    written = _existing_shards(prefix)
+    remove_empty_temp_folders(prefix)
+    written = existing_shards(prefix)
     stale = [name for name, stamp in before.items() if written.get(name) == stamp]
     if stale:
         FileSystems.delete(stale)
-    result = _summarise(sorted(set(written) - set(stale)))
+    result = summarise(sorted(set(written) - set(stale)))
     result.seconds = time.perf_counter() - started
     if not result.files:
         raise UserError(f"{dataset}: no files under {dataset}/<label>/ (labels are the top-level folders)")
@@ -121,88 +102,6 @@ def _listed(line: str, root: str):
     file = listed_file(root, line)
     if file:
         yield file
-
-
-def _options(args: list[str]) -> PipelineOptions:
-    """Beam's options as given; without a runner, the DirectRunner with one worker process per core."""
-    options = PipelineOptions(args)
-    unknown = _unparsed(options)
-    if unknown:  # Beam would drop them with a warning: `--runer DataflowRunner` would then run a bucket here
-        raise UserError(f"unknown option {' '.join(unknown)} (neither retrainkit-beam's nor Beam's; "
-                        "see retrainkit-beam --help and Beam's pipeline options)")
-    if options.view_as(StandardOptions).runner is None:
-        direct = options.view_as(DirectOptions)
-        given = " ".join(args)
-        if "--direct_running_mode" not in given:
-            direct.direct_running_mode = "multi_processing"
-        if "--direct_num_workers" not in given and direct.direct_running_mode != "in_memory":
-            direct.direct_num_workers = os.cpu_count() or 1
-        if "--default_sdk_harness_log_level" not in given:  # the local workers' INFO lines would bury the summary
-            options.view_as(WorkerOptions).default_sdk_harness_log_level = "ERROR"
-    return options
-
-
-class _Discarded(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.args: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if str(record.msg).startswith("Discarding unparseable args") and record.args:
-            self.args.extend(str(a) for a in record.args[0])
-
-
-def _unparsed(options: PipelineOptions) -> list[str]:
-    """The arguments Beam's own parser does not know (it only logs them), read from that log record."""
-    logger = logging.getLogger("apache_beam.options.pipeline_options")
-    handler, level, propagate = _Discarded(), logger.level, logger.propagate
-    logger.addHandler(handler)
-    logger.setLevel(logging.WARNING)
-    logger.propagate = False
-    try:
-        options.get_all_options()
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-        logger.propagate = propagate
-    return [a for a in handler.args if a.startswith("-")]
-
-
-def _remove_empty_temp_folders(prefix: str) -> None:
-    """The DirectRunner's Parquet sink leaves its emptied beam-temp-* folder beside local shards."""
-    if "://" in prefix:
-        return
-    folder, name = os.path.split(prefix)
-    for entry in os.scandir(folder or "."):
-        if entry.is_dir() and entry.name.startswith(f"beam-temp-{name}-"):
-            try:
-                os.rmdir(entry.path)
-            except OSError:
-                continue  # not empty: another run's, or a failed run's files; not ours to remove
-
-
-def _existing_shards(prefix: str) -> dict[str, float]:
-    try:
-        found = FileSystems.match([f"{prefix}-*-of-*{SUFFIX}"])[0].metadata_list
-    except (OSError, IndexError):  # no match is an error on some filesystems
-        return {}
-    return {m.path: m.last_updated_in_seconds for m in found}
-
-
-def _summarise(shards: list[str]) -> EmbedResult:
-    problems: Counter[str] = Counter()
-    files = vectors = 0
-    for name in shards:
-        for columns in read_rows(name, ("problem", "vector_problem")):
-            for problem, why in zip(columns["problem"], columns["vector_problem"]):
-                files += 1
-                if problem:
-                    problems[problem] += 1
-                elif why:
-                    problems[why] += 1
-                else:
-                    vectors += 1
-    return EmbedResult(shards, files, vectors, dict(problems))
 
 
 def _check_dataset(root: str) -> None:
