@@ -46,7 +46,8 @@ def main() -> None:
     from train.finetune import probabilities as tuned_probabilities
     from train.finetune_images import ImageBatches
     from train.head import train_head
-    from train.pipeline import FINE_TUNE_VARIANTS, _groups, _job, _jobs, _prepare
+    from train.bottlenecks import job_for
+    from train.pipeline import FINE_TUNE_VARIANTS, _groups, _jobs, _prepare
     from train.split import TRAIN, folds
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -61,7 +62,7 @@ def main() -> None:
         truth = np.array([index[r.label] for r in run.usable])
         if settings.fine_tune_all:
             cut = None
-            jobs = [_job(tree, r) for r in run.usable]
+            jobs = [job_for(tree, r) for r in run.usable]
 
             def source(rows: np.ndarray, augment: bool):
                 picked = np.flatnonzero(rows)

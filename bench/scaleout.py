@@ -36,8 +36,7 @@ from PIL import Image  # noqa: E402
 from curate.scan import scan  # noqa: E402
 from scaleout import embed  # noqa: E402
 from train import backbones  # noqa: E402
-from train.bottlenecks import BottleneckCache, extract  # noqa: E402
-from train.pipeline import _job  # noqa: E402
+from train.bottlenecks import BottleneckCache, extract, job_for  # noqa: E402
 
 FLOWERS = ROOT.parent / "shared" / "data" / "flowers-dev"
 
@@ -48,7 +47,7 @@ def local(tree: Path, cache_dir: Path) -> tuple[float, int]:
     backbone = backbones.load(backbones.EMBEDDED)
     cache = BottleneckCache(cache_dir, backbone.id)
     try:
-        computed, _ = extract([_job(tree, r) for r in records], backbone, cache, 32, progress=False)
+        computed, _ = extract([job_for(tree, r) for r in records], backbone, cache, 32, progress=False)
     finally:
         cache.close()
     return time.perf_counter() - started, computed

@@ -21,9 +21,9 @@ from retrainkit.shards import read_rows
 
 from .cache import SCAN_VERSION, ScanCache
 from .record import ImageRecord
-from .tree import check_dataset
+from .tree import check_dataset, data_path_parts
 
-_COLUMNS = ("path", "size", "sha256", "record", "scan_version")
+_COLUMNS = ("path", "size", "sha256", "problem", "record", "scan_version")
 
 
 @dataclass
@@ -57,7 +57,7 @@ def import_records(dataset: str | os.PathLike, shards: str, *, progress: bool = 
                 rows = [dict(zip(_COLUMNS, values)) for values in zip(*(columns[c] for c in _COLUMNS))]
                 usable = []
                 for row in rows:
-                    if row["scan_version"] != SCAN_VERSION or _unreadable(row):
+                    if row["scan_version"] != SCAN_VERSION or row["problem"] == "unreadable":
                         result.stale += 1
                     else:
                         usable.append(row)
@@ -71,15 +71,11 @@ def import_records(dataset: str | os.PathLike, shards: str, *, progress: bool = 
     return result
 
 
-def _unreadable(row: dict) -> bool:
-    return ImageRecord.from_json(row["record"]).problem == "unreadable"
-
-
 def _matching(root: Path, row: dict) -> ImageRecord | None:
     """The row's record under the local file's mtime, when that file is the content the row describes."""
     relative = row["path"]
-    parts = relative.split("/")
-    if len(parts) < 2 or any(not p or p.startswith(".") for p in parts):
+    parts = data_path_parts(relative)
+    if parts is None:
         return None  # not a data file of a tree (and never a way out of it: no "..", no absolute path)
     local = root.joinpath(*parts)
     try:

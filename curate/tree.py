@@ -36,6 +36,16 @@ def check_dataset(root: str | os.PathLike) -> Path:
     return root
 
 
+def data_path_parts(relative: str) -> list[str] | None:
+    """The parts of "label/.../file" when that path is a data file of a tree, else None: beside the
+    labels, under a dot-name, or not a plain relative path ("", "..", absolute). For paths that come
+    from elsewhere than a walk of the folder (a Beam listing, a shard row)."""
+    parts = relative.split("/")
+    if len(parts) < 2 or any(not part or part.startswith(".") for part in parts):
+        return None
+    return parts
+
+
 def labels(root: Path) -> list[str]:
     return sorted(entry.name for entry in os.scandir(root) if entry.is_dir() and not entry.name.startswith("."))
 

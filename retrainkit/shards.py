@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import glob
+import importlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,8 +88,6 @@ def _open_remote(uri: str):
 
 def _pyarrow(module: str = ""):
     try:
-        import importlib
-
         return importlib.import_module("pyarrow" + (f".{module}" if module else ""))
     except ImportError:
         raise UserError("reading or writing Parquet shards needs pyarrow: pip install 'retrainkit[beam]'") from None

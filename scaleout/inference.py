@@ -16,15 +16,12 @@ from typing import Any
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from curate.record import ImageRecord
-
-#: Images per backbone call; extraction's default (TrainSettings.extract_batch).
-DEFAULT_BATCH = 32
-
+from train.settings import TrainSettings
 
 class BackboneHandler(ModelHandler):
     """(record, bytes) examples -> PredictionResult(record, (backbone tag, vector or None, why not))."""
 
-    def __init__(self, backbone: str, image_size: int = 0, batch_size: int = DEFAULT_BATCH) -> None:
+    def __init__(self, backbone: str, image_size: int = 0, batch_size: int = TrainSettings.extract_batch) -> None:
         super().__init__(min_batch_size=batch_size, max_batch_size=batch_size)  # extraction's batches, not ramped up from 1
         self.backbone_spec = backbone
         self.image_size = image_size
@@ -39,11 +36,9 @@ class BackboneHandler(ModelHandler):
 
     def run_inference(self, batch: Sequence[tuple[ImageRecord, bytes]], model, inference_args: dict[str, Any] | None = None
                       ) -> Iterable[PredictionResult]:
-        from train.bottlenecks import Job, key_for, vectors_of
-        from train.image_bytes import needs_conversion
+        from train.bottlenecks import job_for, vectors_of
 
-        jobs = [Job(key_for(record.sha256), Path(record.path), 0,
-                    needs_conversion(record.format, record.mode, record.transparent)) for record, _ in batch]
+        jobs = [job_for(Path(""), record) for record, _ in batch]  # the bytes are in hand: the path names them only
         vectors, failed = vectors_of(model, [(job, data) for job, (_, data) in zip(jobs, batch)])
         tag = backbone_tag(model)
         for job, (record, _), vector in zip(jobs, batch, vectors):

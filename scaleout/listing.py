@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from curate.tree import data_path_parts
+
 
 @dataclass(frozen=True)
 class TreeFile:
@@ -29,10 +31,7 @@ def relative_data_path(root: str, url: str) -> str | None:
     if not url.startswith(prefix):
         return None
     relative = url[len(prefix):].replace("\\", "/")
-    parts = relative.split("/")
-    if len(parts) < 2 or any(not part or part.startswith(".") or part == ".." for part in parts):
-        return None
-    return relative
+    return relative if data_path_parts(relative) else None
 
 
 def listed_file(root: str, line: str) -> TreeFile | None:

@@ -23,19 +23,17 @@ from apache_beam.options.pipeline_options import StandardOptions
 
 from retrainkit.errors import UserError
 from retrainkit.shards import SUFFIX, arrow_schema
+from train.settings import TrainSettings
 
 from .describe import BAD, DescribeFiles
-from .inference import DEFAULT_BATCH, BackboneHandler
+from .inference import BackboneHandler
 from .listing import TreeFile, dataset_root, listed_file, relative_data_path
 from .options import pipeline_options
 from .outputs import EmbedResult, existing_shards, remove_empty_temp_folders, summarise
 from .rows import row_of, row_of_prediction
 
-EMBEDDED = "efficientnet_lite0"
-
-
-def embed(dataset: str, out: str, *, files: str | None = None, backbone: str = EMBEDDED, image_size: int = 0,
-          batch_size: int = DEFAULT_BATCH, shards: int = 0, pipeline_args: list[str] | None = None,
+def embed(dataset: str, out: str, *, files: str | None = None, backbone: str = TrainSettings.backbone, image_size: int = 0,
+          batch_size: int = TrainSettings.extract_batch, shards: int = 0, pipeline_args: list[str] | None = None,
           progress: bool = False) -> EmbedResult:
     """Describe and embed every data file of DATASET (or those `files` lists) into OUT-SSSSS-of-NNNNN.parquet.
 

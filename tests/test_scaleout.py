@@ -76,8 +76,7 @@ def beam_run(tmp_path_factory):
 
 def test_beam_rows_equal_the_local_scan_and_bottleneck_cache(beam_run):
     from train import backbones
-    from train.bottlenecks import BottleneckCache, extract, key_for
-    from train.pipeline import _job
+    from train.bottlenecks import BottleneckCache, extract, job_for, key_for
 
     base, expected, stdout = beam_run
     rows = _rows(base / "out" / "tree")
@@ -97,7 +96,7 @@ def test_beam_rows_equal_the_local_scan_and_bottleneck_cache(beam_run):
     backbone = backbones.load("efficientnet_lite0")
     cache = BottleneckCache(base / "local-cache", backbone.id)
     usable = [local[path] for path, problem in expected.items() if not problem]
-    extract([_job(base / "tree", record) for record in usable], backbone, cache, 32, progress=False)
+    extract([job_for(base / "tree", record) for record in usable], backbone, cache, 32, progress=False)
     vectors = cache.get([key_for(record.sha256) for record in usable])
     cache.close()
     beam_vectors = np.array([rows[record.path]["vector"] for record in usable], dtype=np.float32)

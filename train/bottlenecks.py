@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from .backbones import Backbone
 from .errors import TrainError
-from .image_bytes import converted
+from .image_bytes import converted, needs_conversion
 from .preprocess import augmented, preprocess
 
 #: Part of the cache's file name; raised when the pixels reaching the backbone change (2: transparent,
@@ -49,6 +49,13 @@ class Job:
     variant: int = 0
     convert: bool = False
     sha256: str = ""
+
+
+def job_for(root: Path, record, variant: int = 0) -> Job:
+    """The job of a file as curate recorded it (a curate.ImageRecord): a file replaced since then is
+    skipped, never read as the old one; formats TensorFlow does not decode alike are converted."""
+    return Job(key_for(record.sha256, variant), root / record.path, variant,
+               needs_conversion(record.format, record.mode, record.transparent), record.sha256)
 
 
 #: Why a job's file was not used, when it is not TensorFlow failing to decode it.

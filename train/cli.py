@@ -97,8 +97,7 @@ def _import_features(args: argparse.Namespace) -> None:
 
     settings = TrainSettings.load(args.config, cache_dir=args.cache_dir)
     records = import_records(args.dataset, args.features, progress=not args.quiet)
-    vectors = import_vectors(args.features, Path(settings.cache_dir) if settings.cache_dir else Path(args.dataset) / ".cache",
-                             progress=not args.quiet)
+    vectors = import_vectors(args.features, settings.cache_folder(Path(args.dataset)), progress=not args.quiet)
     if not args.quiet:
         print(f"{records.summary()}\n{vectors.summary()}", file=sys.stderr, flush=True)
 

@@ -25,7 +25,7 @@ from curate.settings import CurateSettings
 from curate.tree import labels as tree_labels
 
 from . import backbones, efficientnet_lite
-from .bottlenecks import GONE, BottleneckCache, Job, extract, key_for
+from .bottlenecks import GONE, BottleneckCache, Job, extract, job_for, key_for
 from .errors import TrainError
 from .evaluate import Evaluation, evaluate, write
 from .export import export
@@ -35,7 +35,6 @@ from .finetune_images import ImageBatches
 from .finetune import build_model as build_fine_tune_model
 from .finetune import probabilities as fine_tune_probabilities
 from .head import EpochScores, History, train_head
-from .image_bytes import needs_conversion
 from .settings import FINE_TUNE_ALL, TrainSettings
 from .split import TEST, TRAIN, VALIDATION, folds, split
 from .suspects import SuspectReport, find_suspects, write_suspects
@@ -209,7 +208,7 @@ def _fine_tune_from_activations(run: _Run, head, dropped: set[str], target: Path
     settings = run.settings
     cut = cut_for(settings.fine_tune_blocks)
     variants = max(settings.augment, FINE_TUNE_VARIANTS)
-    cache = BottleneckCache(Path(settings.cache_dir) if settings.cache_dir else run.root / ".cache",
+    cache = BottleneckCache(settings.cache_folder(run.root),
                             f"{run.backbone.id}-block{cut}", kind="activations")
     try:
         jobs = _jobs(run.root, run.usable, run.placement, variants)
@@ -235,7 +234,7 @@ def _fine_tune_from_images(run: _Run, head, dropped: set[str], target: Path, pro
     sources = {}
     for name in (TRAIN, VALIDATION, TEST):
         records = [r for r in run.usable if run.placement[r.path] == name and not (name == TRAIN and r.path in dropped)]
-        jobs = [_job(run.root, r) for r in records]
+        jobs = [job_for(run.root, r) for r in records]
         labels = np.array([index[r.label] for r in records], dtype=np.int64)
         sources[name] = ImageBatches(jobs, labels, [r.path for r in records], run.backbone, settings.batch_size,
                                      settings.seed, augment=name == TRAIN)
@@ -290,7 +289,7 @@ def _prepare(dataset, config, progress: bool, options: dict) -> _Run:
         if backbone.name != backbones.EMBEDDED:
             raise TrainError(f"--fine-tune works with the built-in {backbones.EMBEDDED}: a TF Hub or SavedModel backbone is "
                              "a sealed graph whose blocks cannot be unfrozen one by one; train its head without --fine-tune")
-    cache = BottleneckCache(Path(settings.cache_dir) if settings.cache_dir else root / ".cache", backbone.id)
+    cache = BottleneckCache(settings.cache_folder(root), backbone.id)
     try:
         jobs = _jobs(root, usable, placement, settings.augment)
         extracted, failed = extract(jobs, backbone, cache, settings.extract_batch, progress)
@@ -347,17 +346,11 @@ def _labels(root: Path, usable: list[curate.ImageRecord]) -> list[str]:
     return present
 
 
-def _job(root: Path, record: curate.ImageRecord, variant: int = 0) -> Job:
-    """The file as curate recorded it: a file replaced since then is skipped, never read as the old one."""
-    return Job(key_for(record.sha256, variant), root / record.path, variant,
-               needs_conversion(record.format, record.mode, record.transparent), record.sha256)
-
-
 def _jobs(root: Path, usable: list[curate.ImageRecord], placement: dict[str, str], augment: int) -> list[Job]:
-    jobs = [_job(root, r) for r in usable]
+    jobs = [job_for(root, r) for r in usable]
     for record in usable:
         if placement[record.path] == TRAIN:
-            jobs.extend(_job(root, record, k) for k in range(1, augment + 1))
+            jobs.extend(job_for(root, record, k) for k in range(1, augment + 1))
     return list(dict.fromkeys(jobs))  # identical files share one vector
 
 

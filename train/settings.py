@@ -102,5 +102,9 @@ class TrainSettings:
         """The last blocks unfrozen; 0 with "all", which trains from the images instead of a cut."""
         return 0 if self.fine_tune_all else int(self.fine_tune)
 
+    def cache_folder(self, dataset_root: Path) -> Path:
+        """Where the bottleneck and activation caches live: --cache-dir, else DATASET/.cache."""
+        return Path(self.cache_dir) if self.cache_dir else dataset_root / ".cache"
+
     def but(self, **changes: object) -> "TrainSettings":
         return replace(self, **changes).checked()
