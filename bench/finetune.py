@@ -3,8 +3,8 @@
     python bench/finetune.py [--data ../shared/data/flowers-dev] [--folds 5] [--blocks 1|...|8|all]
 
 The tree is copied to a temporary folder (curate and the caches write beside the photos). Every
-photo is extracted once: its bottleneck, and the activations entering the first fine-tuned block
-for the photo and its 2 augmented variants. Then, for each of k folds (curate's near-duplicates
+photo goes through the network once, as in `train --fine-tune`: its bottleneck, and the activations
+entering the first fine-tuned block for the photo and its 2 augmented variants. Then, for each of k folds (curate's near-duplicates
 kept in one fold): test = that fold, validation = the next fold, training = the rest; the head is
 trained on the bottlenecks (frozen), then fine-tuned with the top blocks from its warm start.
 With `--blocks all` nothing but the bottlenecks is cached: the whole network trains from the
@@ -41,21 +41,21 @@ def main() -> None:
 
     import_tensorflow()
     from train import efficientnet_lite
-    from train.bottlenecks import BottleneckCache, extract, key_for
-    from train.finetune import ArrayBatches, build_model, cut_for, fine_tune
+    from train.finetune import ArrayBatches, build_model, fine_tune
     from train.finetune import probabilities as tuned_probabilities
     from train.finetune_images import ImageBatches
     from train.head import train_head
     from train.bottlenecks import job_for
-    from train.pipeline import FINE_TUNE_VARIANTS, _groups, _jobs, _prepare
+    from train.pipeline import _groups, _prepare
     from train.split import TRAIN, folds
 
     with tempfile.TemporaryDirectory() as scratch:
         tree = Path(scratch) / "tree"
         shutil.copytree(args.data, tree)
         started = time.perf_counter()
-        run = _prepare(tree, None, False, {"test_pct": 0, "val_pct": 0})
-        settings = run.settings.but(fine_tune=args.blocks, fine_tune_epochs=args.epochs or run.settings.fine_tune_epochs)
+        # every photo "trains" in _prepare, so every photo gets its augmented variants at the cut
+        run = _prepare(tree, None, True, {"test_pct": 0, "val_pct": 0, "fine_tune": args.blocks})
+        settings = run.settings.but(fine_tune_epochs=args.epochs or run.settings.fine_tune_epochs)
         if args.learning_rate:
             settings = settings.but(fine_tune_learning_rate=args.learning_rate, fine_tune_all_learning_rate=args.learning_rate)
         index = {label: i for i, label in enumerate(run.labels)}
@@ -69,24 +69,21 @@ def main() -> None:
                 return ImageBatches([jobs[i] for i in picked], truth[picked], [run.usable[i].path for i in picked], run.backbone,
                                     settings.batch_size, settings.seed, augment)
         else:
-            cut = cut_for(settings.fine_tune_blocks)
-            cache = BottleneckCache(tree / ".cache", f"{run.backbone.id}-block{cut}", kind="activations")
-            everything_trains = {r.path: TRAIN for r in run.usable}
-            extract(_jobs(tree, run.usable, everything_trains, FINE_TUNE_VARIANTS), run.backbone, cache, 32, True,
-                    network=efficientnet_lite.build_bottom(cut), what="activations")
-            shape = efficientnet_lite.activation_shape(cut)
-            activations = {v: cache.get([key_for(r.sha256, v) for r in run.usable]).reshape(-1, *shape)
-                           for v in range(FINE_TUNE_VARIANTS + 1)}
-            cache.close()
+            cut = run.at_cut.cut
+            inputs, row_labels, row_paths = run.at_cut.data[TRAIN]
+            inputs = inputs.reshape(-1, *efficientnet_lite.activation_shape(cut))
+            position = {r.path: i for i, r in enumerate(run.usable)}
+            photo_of_row = np.array([position[p] for p in row_paths])
+            plain_row = np.r_[True, photo_of_row[1:] != photo_of_row[:-1]]  # each photo's rows: plain first
 
             def source(rows: np.ndarray, augment: bool):
-                variants = activations if augment else {0: activations[0]}
-                return ArrayBatches(np.concatenate([variants[v][rows] for v in variants]),
-                                    np.concatenate([truth[rows]] * len(variants)), settings.batch_size, settings.seed)
+                picked = rows[photo_of_row] & (True if augment else plain_row)
+                return ArrayBatches(inputs[picked], row_labels[picked], settings.batch_size, settings.seed,
+                                    [row_paths[i] for i in np.flatnonzero(picked)])
         extraction = time.perf_counter() - started
         fold_of = folds(run.usable, _groups(run.analysis), args.folds)
         fold = np.array([fold_of[r.path] for r in run.usable])
-        cached = "" if cut is None else f" + activations x{FINE_TUNE_VARIANTS + 1}"
+        cached = "" if cut is None else f" + activations at block {cut}, {len(inputs) / len(truth):.0f} variants a photo"
         print(f"{len(truth)} photos, {len(run.labels)} labels; extraction (bottlenecks{cached}) {extraction:.0f} s")
 
         frozen, tuned, head_seconds, tune_seconds = [], [], [], []

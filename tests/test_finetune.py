@@ -39,6 +39,30 @@ def test_only_the_unfrozen_blocks_change(tmp_path):
     assert changed == {"block15_expand", "block15_depthwise", "block15_project", "head"}
 
 
+def test_one_pass_gives_the_backbones_features_and_the_activations_at_the_cut():
+    """The split network that fills both caches at once computes what the two networks apart compute."""
+    images = np.random.default_rng(2).uniform(-1, 1, (3, 224, 224, 3)).astype(np.float32)
+    activations, features = efficientnet_lite.build_split(15)(images, training=False)
+    np.testing.assert_allclose(features, efficientnet_lite.build()(images, training=False), atol=1e-5)
+    np.testing.assert_allclose(activations, efficientnet_lite.build_bottom(15)(images, training=False), atol=1e-5)
+
+
+def test_an_epoch_shows_every_photo_once_in_one_of_its_variants():
+    """Rows of one photo (plain + augmented variants) are one example: an epoch is a pass over the photos."""
+    paths = [name for name in ("a", "b", "c", "d") for _ in range(3)]  # 3 variants each, plain first
+    rows = np.arange(12, dtype=np.float32)[:, None]
+    source = ArrayBatches(rows, np.repeat([0, 1, 0, 1], 3), 2, seed=0, paths=paths)
+    assert len(source) == 4 and source.paths == ["a", "b", "c", "d"]
+    drawn = []
+    for epoch in range(1, 31):
+        seen = [(int(x[0]) // 3, int(x[0]), int(y)) for inputs, labels, _ in source.epoch(epoch) for x, y in zip(inputs, labels)]
+        assert sorted(photo for photo, _, _ in seen) == [0, 1, 2, 3]  # every photo once
+        assert all(label == photo % 2 for photo, _, label in seen)
+        drawn += [row for _, row, _ in seen]
+    assert set(drawn) == set(range(12))  # over epochs, every variant is drawn
+    assert [int(x[0]) for inputs, _, _ in source.plain() for x in inputs] == [0, 3, 6, 9]
+
+
 def test_early_stopping_keeps_the_best_epoch(tmp_path):
     """Validation labels the training data contradicts: validation loss rises once training starts to fit."""
     settings = TrainSettings(fine_tune_epochs=6, fine_tune_patience=2, fine_tune_learning_rate=0.003, dropout=0.0)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,15 +106,19 @@ class BottleneckCache:
         self._db.close()
 
 
-def extract(jobs: list[Job], backbone: Backbone, cache: BottleneckCache, batch_size: int, progress: bool = True,
-            network: Callable | None = None, what: str = "bottlenecks") -> tuple[int, dict[Job, str]]:
-    """Compute the vectors the cache lacks: (how many were computed, the jobs that could not be, with why).
+def extract(jobs: list[Job], backbone: Backbone, cache: BottleneckCache | Sequence[BottleneckCache], batch_size: int,
+            progress: bool = True, network: Callable | None = None, what: str = "bottlenecks") -> tuple[int, dict[Job, str]]:
+    """Compute the vectors the cache lacks: (how many jobs ran, the jobs that could not, with why).
 
-    `network` replaces the backbone's features (fine-tuning's frozen part); its outputs are stored
-    flattened. A file that cannot be decoded, or vanished or changed under us, is skipped, never
-    fatal; the caller reports it.
+    `network` replaces the backbone's features: fine-tuning's frozen part alone, or, with several
+    caches, a network with one output per cache (the activations at the cut and the features, from
+    one pass of each photo). Outputs are stored flattened; a job runs when any cache lacks its key.
+    A file that cannot be decoded, or vanished or changed under us, is skipped, never fatal; the
+    caller reports it.
     """
-    missing = cache.missing([job.key for job in jobs])
+    caches = [cache] if isinstance(cache, BottleneckCache) else list(cache)
+    keys = [job.key for job in jobs]
+    missing = set().union(*(c.missing(keys) for c in caches))
     todo = [job for job in jobs if job.key in missing]
     if not todo:
         return 0, {}
@@ -128,9 +132,12 @@ def extract(jobs: list[Job], backbone: Backbone, cache: BottleneckCache, batch_s
     with tqdm(total=len(todo), desc=what, unit="img", disable=not progress) as bar:
         for batch, decoded, images in decoded_batches(batches, prepare, failed):
             if images is not None:
-                cache.put([batch[i].key for i in decoded], features(images).numpy().reshape(len(decoded), -1))
+                outputs = features(images)
+                outputs = [outputs] if len(caches) == 1 else outputs
+                for store, output in zip(caches, outputs):
+                    store.put([batch[i].key for i in decoded], output.numpy().reshape(len(decoded), -1))
             bar.update(len(batch))
-    still_missing = cache.missing([job.key for job in todo])
+    still_missing = set().union(*(c.missing([job.key for job in todo]) for c in caches))
     return len(todo) - len(still_missing), {job: failed.get(job, NOT_DECODED) for job in todo if job.key in still_missing}
 
 

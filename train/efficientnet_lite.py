@@ -66,6 +66,17 @@ def build_bottom(cut: int):
     return keras.Model(inputs, _bottom(inputs, _state(), cut), name=f"efficientnet_lite0_to_block{cut}")
 
 
+def build_split(cut: int):
+    """Image -> (the activations entering block `cut`, pooled features): one pass gives fine-tuning's
+    cached input and the head's bottleneck, instead of running the bottom of the network twice."""
+    import keras
+
+    state = _state()
+    inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3), name="image")
+    activations = _bottom(inputs, state, cut)
+    return keras.Model(inputs, [activations, _top(activations, state, cut)], name=f"efficientnet_lite0_split_at_block{cut}")
+
+
 def build_top(cut: int):
     """The activations entering block `cut` -> pooled features: the part fine-tuning trains. Its layers
     carry the full network's names, so trained weights go back into it layer by layer."""

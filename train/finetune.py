@@ -57,26 +57,44 @@ class BatchSource(Protocol):
 
 
 class ArrayBatches:
-    """Examples already in memory (the activations at the cut, every cached variant as a row)."""
+    """Examples already in memory (the activations at the cut, every cached variant as a row).
+
+    With `paths`, rows of the same photo (its plain and augmented variants) are one example: an
+    epoch shows every photo once, in one of its variants drawn at random, as `--fine-tune all` shows
+    every photo once in a fresh augmentation. An epoch over every row instead would cost as many
+    passes as there are variants and see each photo that many times between two validations.
+    """
 
     def __init__(self, inputs: np.ndarray, labels: np.ndarray, batch_size: int, seed: int = 0,
                  paths: list[str] | None = None) -> None:
-        self.inputs, self.labels, self.batch_size, self.paths = inputs, labels, batch_size, paths or []
+        self.inputs, self.batch_size = inputs, batch_size
         self._rng = np.random.default_rng(seed)
+        rows_of: dict[object, list[int]] = {}
+        for row, path in enumerate(paths or range(len(labels))):
+            rows_of.setdefault(path, []).append(row)
+        self._variants = [np.array(rows) for rows in rows_of.values()]
+        self._first = np.array([rows[0] for rows in self._variants], dtype=np.int64)
+        #: one label and path per example (per photo when `paths` groups rows)
+        self.labels = labels[self._first]
+        self.paths = [paths[row] for row in self._first] if paths else []
+        self._row_labels = labels
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def epoch(self, number: int) -> Iterator[Batch]:
-        return self._batches(self._rng.permutation(len(self.labels)))
+        order = self._rng.permutation(len(self._variants))
+        rows = np.array([self._variants[i][self._rng.integers(len(self._variants[i]))] for i in order], dtype=np.int64)
+        return self._batches(rows, order)
 
     def plain(self) -> Iterator[Batch]:
-        return self._batches(np.arange(len(self.labels)))
+        """Each photo's first row: its plain variant (rows come plain first, see pipeline._arrays)."""
+        return self._batches(self._first, np.arange(len(self._first)))
 
-    def _batches(self, order: np.ndarray) -> Iterator[Batch]:
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start:start + self.batch_size]
-            yield self.inputs[rows], self.labels[rows], rows
+    def _batches(self, rows: np.ndarray, examples: np.ndarray) -> Iterator[Batch]:
+        for start in range(0, len(rows), self.batch_size):
+            picked = rows[start:start + self.batch_size]
+            yield self.inputs[picked], self._row_labels[picked], examples[start:start + self.batch_size]
 
 
 @dataclass

@@ -204,27 +204,16 @@ def _fine_tune(run: _Run, head, dropped: set[str], target: Path, progress: bool)
 
 
 def _fine_tune_from_activations(run: _Run, head, dropped: set[str], target: Path, progress: bool):
-    """The last blocks, from the activations at the cut (cached per image and variant like bottlenecks)."""
-    settings = run.settings
-    cut = cut_for(settings.fine_tune_blocks)
-    variants = max(settings.augment, FINE_TUNE_VARIANTS)
-    cache = BottleneckCache(settings.cache_folder(run.root),
-                            f"{run.backbone.id}-block{cut}", kind="activations")
-    try:
-        jobs = _jobs(run.root, run.usable, run.placement, variants)
-        extracted, failed = extract(jobs, run.backbone, cache, settings.extract_batch, progress,
-                                    network=efficientnet_lite.build_bottom(cut), what="activations")
-        arrays = _arrays(run.usable, run.placement, run.labels, cache, variants, {j.key for j in failed})
-    finally:
-        cache.close()
-    shape = efficientnet_lite.activation_shape(cut)
-    arrays = {name: (rows[0].reshape(-1, *shape), rows[1], rows[2]) for name, rows in arrays.items()}
+    """The last blocks, from the activations at the cut (extracted with the bottlenecks, cached per image and variant)."""
+    settings, at_cut = run.settings, run.at_cut
+    shape = efficientnet_lite.activation_shape(at_cut.cut)
+    arrays = {name: (rows[0].reshape(-1, *shape), rows[1], rows[2]) for name, rows in at_cut.data.items()}
     arrays[TRAIN] = _without(arrays[TRAIN], dropped)
     sources = {name: ArrayBatches(inputs, labels, settings.batch_size, settings.seed, paths)
                for name, (inputs, labels, paths) in arrays.items()}
-    model = build_fine_tune_model(cut, head, settings)
+    model = build_fine_tune_model(at_cut.cut, head, settings)
     history = fine_tune(model, sources[TRAIN], sources[VALIDATION], len(run.labels), settings, target / "logs", progress)
-    return model, history, sources, extracted
+    return model, history, sources, at_cut.computed
 
 
 def _fine_tune_from_images(run: _Run, head, dropped: set[str], target: Path, progress: bool):
@@ -274,6 +263,17 @@ class _Run:
     #: the plain (not augmented) vector of every usable image, in `usable` order
     plain: np.ndarray
     extracted: int
+    #: with --fine-tune N: the activations entering the first fine-tuned block, per split (train: every variant)
+    at_cut: "AtCut | None" = None
+
+
+@dataclass
+class AtCut:
+    cut: int
+    #: like _Run.data, rows flattened
+    data: dict[str, tuple[np.ndarray, np.ndarray, list[str]]]
+    #: activations this run computed (the rest came from the cache)
+    computed: int
 
 
 def _prepare(dataset, config, progress: bool, options: dict) -> _Run:
@@ -290,18 +290,40 @@ def _prepare(dataset, config, progress: bool, options: dict) -> _Run:
             raise TrainError(f"--fine-tune works with the built-in {backbones.EMBEDDED}: a TF Hub or SavedModel backbone is "
                              "a sealed graph whose blocks cannot be unfrozen one by one; train its head without --fine-tune")
     cache = BottleneckCache(settings.cache_folder(root), backbone.id)
+    cut = cut_for(settings.fine_tune_blocks) if settings.fine_tuning and not settings.fine_tune_all else None
+    activations = None if cut is None else _activation_cache(settings, root, backbone, cut)
     try:
         jobs = _jobs(root, usable, placement, settings.augment)
-        extracted, failed = extract(jobs, backbone, cache, settings.extract_batch, progress)
+        caches, network, what, lacking = [cache], None, "bottlenecks", set()
+        if activations is not None:  # one pass of each photo fills both caches (see efficientnet_lite.build_split)
+            jobs = list(dict.fromkeys(jobs + _jobs(root, usable, placement, _fine_tune_variants(settings))))
+            caches, network, what = [activations, cache], efficientnet_lite.build_split(cut), "bottlenecks + activations"
+            lacking = activations.missing([j.key for j in jobs])
+        extracted, failed = extract(jobs, backbone, caches, settings.extract_batch, progress, network=network, what=what)
+        failed_keys = {j.key for j in failed}
         unreadable = {j.path.relative_to(root).as_posix(): why for j, why in failed.items() if j.variant == 0}
         skipped.update(unreadable)
         usable = [r for r in usable if r.path not in unreadable]
         placement = {path: part for path, part in placement.items() if path not in unreadable}  # split.json: what was used
-        data = _arrays(usable, placement, labels, cache, settings.augment, {j.key for j in failed})
+        data = _arrays(usable, placement, labels, cache, settings.augment, failed_keys)
         plain = cache.get([key_for(r.sha256) for r in usable])
+        at_cut = None
+        if activations is not None:
+            at_cut = AtCut(cut, _arrays(usable, placement, labels, activations, _fine_tune_variants(settings), failed_keys),
+                           len(lacking - failed_keys))
     finally:
         cache.close()
-    return _Run(root, settings, analysis, usable, skipped, labels, placement, backbone, data, plain, extracted)
+        if activations is not None:
+            activations.close()
+    return _Run(root, settings, analysis, usable, skipped, labels, placement, backbone, data, plain, extracted, at_cut)
+
+
+def _activation_cache(settings: TrainSettings, root: Path, backbone: backbones.Backbone, cut: int) -> BottleneckCache:
+    return BottleneckCache(settings.cache_folder(root), f"{backbone.id}-block{cut}", kind="activations")
+
+
+def _fine_tune_variants(settings: TrainSettings) -> int:
+    return max(settings.augment, FINE_TUNE_VARIANTS)
 
 
 def _groups(analysis: curate.Analysis) -> list[list[str]]:
