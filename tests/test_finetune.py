@@ -13,7 +13,7 @@ from PIL import Image
 from tests.conftest import SAMPLE_FLOWERS
 from train import efficientnet_lite
 from train.classify import classify
-from train.finetune import ArrayBatches, build_model, copy_into_backbone, fine_tune
+from train.finetune import ArrayBatches, build_model, calibrated, copy_into_backbone, fine_tune
 from train.head import build_head
 from train.pipeline import train
 from train.settings import TrainSettings
@@ -47,20 +47,19 @@ def test_one_pass_gives_the_backbones_features_and_the_activations_at_the_cut():
     np.testing.assert_allclose(activations, efficientnet_lite.build_bottom(15)(images, training=False), atol=1e-5)
 
 
-def test_an_epoch_shows_every_photo_once_in_one_of_its_variants():
-    """Rows of one photo (plain + augmented variants) are one example: an epoch is a pass over the photos."""
-    paths = [name for name in ("a", "b", "c", "d") for _ in range(3)]  # 3 variants each, plain first
-    rows = np.arange(12, dtype=np.float32)[:, None]
-    source = ArrayBatches(rows, np.repeat([0, 1, 0, 1], 3), 2, seed=0, paths=paths)
-    assert len(source) == 4 and source.paths == ["a", "b", "c", "d"]
-    drawn = []
-    for epoch in range(1, 31):
-        seen = [(int(x[0]) // 3, int(x[0]), int(y)) for inputs, labels, _ in source.epoch(epoch) for x, y in zip(inputs, labels)]
-        assert sorted(photo for photo, _, _ in seen) == [0, 1, 2, 3]  # every photo once
-        assert all(label == photo % 2 for photo, _, label in seen)
-        drawn += [row for _, row, _ in seen]
-    assert set(drawn) == set(range(12))  # over epochs, every variant is drawn
-    assert [int(x[0]) for inputs, _, _ in source.plain() for x in inputs] == [0, 3, 6, 9]
+def test_early_stopping_judges_the_ranking_not_the_confidence_scale():
+    """An overconfident copy of a model (logits x4) ranks exactly as well: its raw loss is far worse,
+    its calibrated loss the same, at a temperature about 4 times higher."""
+    rng = np.random.default_rng(3)
+    logits = rng.normal(0, 1.5, (400, 4))
+    chances = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    labels = np.array([rng.choice(4, p=row) for row in chances])
+    loss, temperature = calibrated(logits, labels)
+    confident_loss, confident_temperature = calibrated(logits * 4, labels)
+    raw = float(np.mean(keras.losses.sparse_categorical_crossentropy(labels, logits * 4, from_logits=True)))
+    assert raw > 1.5 * loss
+    assert confident_loss == pytest.approx(loss, rel=0.01)
+    assert confident_temperature == pytest.approx(4 * temperature, rel=0.05)
 
 
 def test_early_stopping_keeps_the_best_epoch(tmp_path):
