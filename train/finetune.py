@@ -129,9 +129,10 @@ def fine_tune(model: keras.Model, train: BatchSource, validation: BatchSource | 
     started = time.perf_counter()
     keras.utils.set_random_seed(settings.seed)
     examples = len(train.labels)
+    epochs = settings.fine_tune_epochs_for(examples)
     batches = max(1, math.ceil(examples / settings.batch_size))
     rate = settings.fine_tune_all_learning_rate if settings.fine_tune_all else settings.fine_tune_learning_rate
-    schedule = keras.optimizers.schedules.CosineDecay(rate, batches * settings.fine_tune_epochs)
+    schedule = keras.optimizers.schedules.CosineDecay(rate, batches * epochs)
     optimizer = keras.optimizers.Adam(schedule)
     weights = class_weights(train.labels, classes)
     sample_weights = np.array([weights[int(y)] for y in range(classes)], dtype=np.float32)
@@ -147,8 +148,8 @@ def fine_tune(model: keras.Model, train: BatchSource, validation: BatchSource | 
     history.watched.append(start.calibrated)
     temperatures = [start.temperature]
     best = BestEpoch(model, settings.fine_tune_patience, loss=start.calibrated)
-    with tqdm(total=examples * settings.fine_tune_epochs, desc="fine-tune", unit="img", disable=not progress) as bar:
-        for epoch in range(1, settings.fine_tune_epochs + 1):
+    with tqdm(total=examples * epochs, desc="fine-tune", unit="img", disable=not progress) as bar:
+        for epoch in range(1, epochs + 1):
             loss_sum = right = seen = 0.0
             for inputs, labels, _ in train.epoch(epoch):
                 loss, logits = step(inputs, labels, sample_weights[labels])
