@@ -83,7 +83,7 @@ def main() -> None:
         extraction = time.perf_counter() - started
         fold_of = folds(run.usable, _groups(run.analysis), args.folds)
         fold = np.array([fold_of[r.path] for r in run.usable])
-        cached = "" if cut is None else f" + activations at block {cut}, {len(inputs) / len(truth):.0f} variants a photo"
+        cached = "" if cut is None else f" + activations at block {cut} of each photo and {len(inputs) / len(truth) - 1:.0f} augmented variant(s)"
         print(f"{len(truth)} photos, {len(run.labels)} labels; extraction (bottlenecks{cached}) {extraction:.0f} s")
 
         frozen, tuned, head_seconds, tune_seconds = [], [], [], []

@@ -8,14 +8,13 @@ runs it, in this order:
 1. `curate review TREE --no-serve`: the scan (decode, hashes, flags), as before any training;
 2. `train TREE`: the frozen head, from an empty bottleneck cache (the scan cached);
 3. `train TREE --fine-tune N`: the same from empty bottleneck and activation caches.
-Printed: each wall time, the fine-tuned run against the frozen one (ratio), and the fine-tuned
-run's own summary lines. Machines are noisy: read the ratio before the seconds.
+Printed: each wall time, the fine-tuned run against the frozen one (ratio), and the test accuracy
+of both (one split, the same for both: the crops of a photo are near-duplicates, kept together). Machines are noisy: read the ratio before the seconds.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import shutil
 import subprocess
 import sys
@@ -24,15 +23,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 FLOWERS = ROOT.parent / "shared" / "data" / "flowers-dev"
 
-
-def make_tree(source: Path, target: Path, copies: int) -> int:
-    """bench/scaleout.py's tree: `copies` crops of each photo."""
-    spec = importlib.util.spec_from_file_location("bench_scaleout", ROOT / "bench" / "scaleout.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.make_tree(source, target, copies)
+from bench.trees import make_tree  # noqa: E402
 
 
 def timed(command: list[str]) -> tuple[float, str]:
@@ -59,8 +53,9 @@ def main() -> None:
         print(f"{photos} photos ({args.copies} crops of each photo of {args.data})", flush=True)
         scan, _ = timed([str(bin_dir / "curate"), "review", str(tree), "--no-serve"])
         print(f"curate review (the scan): {scan:.0f} s", flush=True)
-        frozen, _ = timed([str(bin_dir / "train"), str(tree), "--out", f"{scratch}/frozen", "--quiet"])
+        frozen, frozen_summary = timed([str(bin_dir / "train"), str(tree), "--out", f"{scratch}/frozen", "--quiet"])
         print(f"train (frozen head, empty bottleneck cache): {frozen:.0f} s", flush=True)
+        print(next(line for line in frozen_summary.splitlines() if line.startswith("Test accuracy")), flush=True)
         shutil.rmtree(tree / ".cache")
         tuned, summary = timed([str(bin_dir / "train"), str(tree), "--fine-tune", args.blocks, "--out", f"{scratch}/tuned",
                                 "--quiet"])
