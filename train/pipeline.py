@@ -42,8 +42,8 @@ from .suspects import SuspectReport, find_suspects, write_suspects
 #: Fold heads train for the main head's early-stopped epoch count, but never fewer than this.
 MIN_FOLD_EPOCHS = 10
 #: Augmented variants per training image that fine-tuning learns from at least (flip, crop, scale, brightness):
-#: bench/finetune.py's CV gave +1.2 points over the frozen head with 1, +1.4 with 2 (the same within its noise), and each costs a
-#: pass of the network over the training photos.
+#: on bench/finetune.py's folds, +1.2 points over the frozen head with 1, +1.4 with 2, +0.6 with 4 (the same within
+#: the noise), and each costs a pass of the network over the training photos (README, fine-tuning).
 FINE_TUNE_VARIANTS = 1
 
 @dataclass
