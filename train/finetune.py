@@ -261,14 +261,12 @@ def calibrated(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     comparison early stopping needs. The kept epoch's temperature is folded into the logits layer,
     so the exported probabilities are calibrated too, and the top label is unchanged.
     """
-    best = (math.inf, 1.0)
-    rows = np.arange(len(labels))
-    for temperature in TEMPERATURES:
-        scaled = logits / temperature
-        scaled = scaled - scaled.max(axis=1, keepdims=True)
-        loss = float(np.mean(np.log(np.exp(scaled).sum(axis=1)) - scaled[rows, labels]))
-        best = min(best, (loss, float(temperature)))
-    return best
+    return min((_cross_entropy(logits / temperature, labels), float(temperature)) for temperature in TEMPERATURES)
+
+
+def _cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return float(np.mean(np.log(np.exp(shifted).sum(axis=1)) - shifted[np.arange(len(labels)), labels]))
 
 
 def _measure(model: keras.Model):
@@ -284,8 +282,6 @@ def _measure(model: keras.Model):
         if not logits:
             return Measured(0.0, 0.0, 0.0, 1.0)
         logits, labels = np.concatenate(logits).astype(np.float64), np.concatenate(labels)
-        raw = logits - logits.max(axis=1, keepdims=True)
-        loss = float(np.mean(np.log(np.exp(raw).sum(axis=1)) - raw[np.arange(len(labels)), labels]))
-        return Measured(loss, float(np.mean(logits.argmax(axis=1) == labels)), *calibrated(logits, labels))
+        return Measured(_cross_entropy(logits, labels), float(np.mean(logits.argmax(axis=1) == labels)), *calibrated(logits, labels))
 
     return measure
