@@ -139,8 +139,11 @@ def test_uploads_are_kept_only_when_asked(model, tmp_path):
 
 @pytest.mark.slow
 def test_the_command_listens_on_loopback_and_stops_on_ctrl_c(model):
+    # Ctrl-C as at a terminal: a suite started as a background job (`pytest &`) hands its children SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt handler, so the default is restored first.
     process = subprocess.Popen([sys.executable, "-m", "serve.cli", str(model), "--port", "0"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                               stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         line = process.stdout.readline()
         assert line.startswith(f"Serving {model} on http://127.0.0.1:"), line
