@@ -4,9 +4,10 @@
 
 The tree is copied to a temporary folder (curate and the caches write beside the photos). Every
 photo goes through the network once, as in `train --fine-tune`: its bottleneck, and the activations
-entering the first fine-tuned block for the photo and its augmented variant. Then, for each of k folds (curate's near-duplicates
-kept in one fold): test = that fold, validation = the next fold, training = the rest; the head is
-trained on the bottlenecks (frozen), then fine-tuned with the top blocks from its warm start.
+entering the first fine-tuned block for the photo and its augmented variant. Then, for each of k
+folds (curate's near-duplicates kept in one fold): test = that fold, validation = the next fold,
+training = the rest; the head is trained on the bottlenecks (frozen), then fine-tuned with the top
+blocks from its warm start.
 With `--blocks all` nothing but the bottlenecks is cached: the whole network trains from the
 files, a fresh augmentation per epoch, as `train --fine-tune all` does.
 Printed: accuracy per fold, mean and standard deviation for both, the paired gain, and the time

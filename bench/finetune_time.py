@@ -9,7 +9,8 @@ runs it, in this order:
 2. `train TREE`: the frozen head, from an empty bottleneck cache (the scan cached);
 3. `train TREE --fine-tune N`: the same from empty bottleneck and activation caches.
 Printed: each wall time, the fine-tuned run against the frozen one (ratio), and the test accuracy
-of both (one split, the same for both: the crops of a photo are near-duplicates, kept together). Machines are noisy: read the ratio before the seconds.
+of both (one split, the same for both: the crops of a photo are near-duplicates, kept together).
+Machines are noisy: read the ratio before the seconds.
 """
 
 from __future__ import annotations

@@ -29,7 +29,6 @@ from train.quiet_tf import import_tensorflow  # noqa: E402
 
 import_tensorflow()
 
-
 from bench.trees import make_tree  # noqa: E402
 from curate.scan import scan  # noqa: E402
 from scaleout import embed  # noqa: E402

@@ -58,14 +58,6 @@ def build(with_classifier: bool = False):
     return keras.Model(inputs, x, name="efficientnet_lite0")
 
 
-def build_bottom(cut: int):
-    """Image -> the activations that enter block `cut`: the frozen part when the blocks from `cut` on are fine-tuned."""
-    import keras
-
-    inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3), name="image")
-    return keras.Model(inputs, _bottom(inputs, _state(), cut), name=f"efficientnet_lite0_to_block{cut}")
-
-
 def build_split(cut: int):
     """Image -> (the activations entering block `cut`, pooled features): one pass gives fine-tuning's
     cached input and the head's bottleneck, instead of running the bottom of the network twice."""
