@@ -1,6 +1,6 @@
 """Benchmark: cross-validated accuracy of the frozen backbone (head only) against `--fine-tune`.
 
-    python bench/finetune.py [--data ../shared/data/flowers-dev] [--folds 5] [--blocks 1|...|8|all]
+    python bench/finetune.py [--data ../shared/data/flowers-dev] [--folds 5] [--repeats 1] [--blocks 1|...|8|all]
 
 The tree is copied to a temporary folder (curate and the caches write beside the photos). Every
 photo goes through the network once, as in `train --fine-tune`: its bottleneck, and the activations
@@ -10,6 +10,9 @@ training = the rest; the head is trained on the bottlenecks (frozen), then fine-
 blocks from its warm start.
 With `--blocks all` nothing but the bottlenecks is cached: the whole network trains from the
 files, a fresh augmentation per epoch, as `train --fine-tune all` does.
+`--repeats n` runs the k folds on n partitions (split.folds' shuffle 0..n-1; the first is the one
+earlier figures used): on a few hundred photos one photo moves a fold by a point, and a gain is
+only believable once it holds across partitions.
 Printed: accuracy per fold, mean and standard deviation for both, the paired gain, and the time
 of each step. The same functions as `train` do the work (pipeline, head, finetune, split).
 """
@@ -34,6 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=str(FLOWERS))
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=1, help="partitions of the k folds (repeated cross-validation)")
     parser.add_argument("--blocks", default="1", help="last blocks fine-tuned (1-8), or 'all' (from the images)")
     parser.add_argument("--learning-rate", type=float, help="fine-tuning's starting learning rate (default: [train]'s)")
     parser.add_argument("--epochs", type=int, help="fine-tuning's epochs at most (default: [train]'s)")
@@ -82,34 +86,39 @@ def main() -> None:
                 return ArrayBatches(inputs[picked], row_labels[picked], settings.batch_size, settings.seed,
                                     [row_paths[i] for i in np.flatnonzero(picked)])
         extraction = time.perf_counter() - started
-        fold_of = folds(run.usable, _groups(run.analysis), args.folds)
-        fold = np.array([fold_of[r.path] for r in run.usable])
         cached = "" if cut is None else f" + activations at block {cut} of each photo and {len(inputs) / len(truth) - 1:.0f} augmented variant(s)"
         print(f"{len(truth)} photos, {len(run.labels)} labels; extraction (bottlenecks{cached}) {extraction:.0f} s")
 
         frozen, tuned, head_seconds, tune_seconds = [], [], [], []
-        for k in range(args.folds):
-            test, validation = fold == k, fold == (k + 1) % args.folds
-            training = ~test & ~validation
-            started = time.perf_counter()
-            with tempfile.TemporaryDirectory() as logs:
-                head, _ = train_head(run.plain[training], truth[training], run.plain[validation], truth[validation],
-                                     len(run.labels), settings, Path(logs), False)
-                head_seconds.append(time.perf_counter() - started)
-                frozen.append(float((head(run.plain[test], training=False).numpy().argmax(1) == truth[test]).mean()))
+        for repeat in range(args.repeats):
+            fold_of = folds(run.usable, _groups(run.analysis), args.folds, repeat)
+            fold = np.array([fold_of[r.path] for r in run.usable])
+            for k in range(args.folds):
+                test, validation = fold == k, fold == (k + 1) % args.folds
+                training = ~test & ~validation
                 started = time.perf_counter()
-                model = build_model(cut, head, settings)
-                history = fine_tune(model, source(training, True), source(validation, False), len(run.labels), settings,
-                                    Path(logs), False)
-                tune_seconds.append(time.perf_counter() - started)
-                test_source = source(test, False)
-                predicted, rows = tuned_probabilities(model, test_source)
-                tuned.append(float((predicted.argmax(1) == test_source.labels[rows]).mean()))
-            print(f"fold {k}: frozen {frozen[-1] * 100:.1f}%  fine-tuned {tuned[-1] * 100:.1f}%  "
-                  f"(head {head_seconds[-1]:.1f} s, fine-tune {tune_seconds[-1]:.1f} s, best epoch {history.best_epoch} of {history.epochs})",
-                  flush=True)
+                with tempfile.TemporaryDirectory() as logs:
+                    head, _ = train_head(run.plain[training], truth[training], run.plain[validation], truth[validation],
+                                         len(run.labels), settings, Path(logs), False)
+                    head_seconds.append(time.perf_counter() - started)
+                    frozen.append(float((head(run.plain[test], training=False).numpy().argmax(1) == truth[test]).mean()))
+                    started = time.perf_counter()
+                    model = build_model(cut, head, settings)
+                    history = fine_tune(model, source(training, True), source(validation, False), len(run.labels), settings,
+                                        Path(logs), False)
+                    tune_seconds.append(time.perf_counter() - started)
+                    test_source = source(test, False)
+                    predicted, rows = tuned_probabilities(model, test_source)
+                    tuned.append(float((predicted.argmax(1) == test_source.labels[rows]).mean()))
+                print(f"{f'partition {repeat} ' if args.repeats > 1 else ''}fold {k}: frozen {frozen[-1] * 100:.1f}%  "
+                      f"fine-tuned {tuned[-1] * 100:.1f}%  (head {head_seconds[-1]:.1f} s, fine-tune {tune_seconds[-1]:.1f} s, "
+                      f"best epoch {history.best_epoch} of {history.epochs})", flush=True)
+        for repeat in range(args.repeats) if args.repeats > 1 else ():
+            these = slice(repeat * args.folds, (repeat + 1) * args.folds)
+            print(f"partition {repeat}: frozen {np.mean(frozen[these]) * 100:.1f}%, fine-tuned {np.mean(tuned[these]) * 100:.1f}%, "
+                  f"gain {(np.mean(tuned[these]) - np.mean(frozen[these])) * 100:+.1f} points")
         gain = np.array(tuned) - np.array(frozen)
-        print(f"{args.folds}-fold CV: frozen {np.mean(frozen) * 100:.1f}% (+-{np.std(frozen) * 100:.1f}), "
+        print(f"{args.folds}-fold CV{f' x {args.repeats} partitions' if args.repeats > 1 else ''}: frozen {np.mean(frozen) * 100:.1f}% (+-{np.std(frozen) * 100:.1f}), "
               f"--fine-tune {args.blocks}: {np.mean(tuned) * 100:.1f}% (+-{np.std(tuned) * 100:.1f}); "
               f"paired gain {gain.mean() * 100:+.1f} points (+-{gain.std() * 100:.1f})")
         per_photo = extraction / len(truth)

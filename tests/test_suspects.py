@@ -103,12 +103,15 @@ def test_train_reports_suspects_and_drop_suspects_leaves_them_out_of_training_on
 def test_folds_keep_near_duplicates_together_and_spread_every_label():
     records = [ImageRecord(path=f"{label}/{i}.jpg", label=label, bytes=1, mtime_ns=0) for label in "ab" for i in range(20)]
     groups = [["a/1.jpg", "a/2.jpg", "b/3.jpg"], ["b/5.jpg", "b/6.jpg"]]
-    fold_of = folds(records, groups, 5)
-    for group in groups:
-        assert len({fold_of[p] for p in group}) == 1
-    for label in "ab":
-        per_fold = np.bincount([fold_of[r.path] for r in records if r.label == label], minlength=5)
-        assert per_fold.min() >= 3 and per_fold.max() <= 5
+    for shuffle in (0, 1):
+        fold_of = folds(records, groups, 5, shuffle)
+        for group in groups:
+            assert len({fold_of[p] for p in group}) == 1
+        for label in "ab":
+            per_fold = np.bincount([fold_of[r.path] for r in records if r.label == label], minlength=5)
+            assert per_fold.min() >= 3 and per_fold.max() <= 5
+    # a repeat of cross-validation deals a different partition, the same one every time it is asked for
+    assert folds(records, groups, 5, 1) == folds(records, groups, 5, 1) != folds(records, groups, 5)
 
 
 @pytest.mark.slow

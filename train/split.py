@@ -31,7 +31,12 @@ class _Unit:
 
     @property
     def position(self) -> float:
-        return int(hashlib.sha256(self.key.encode()).hexdigest()[:12], 16) / 16**12
+        return self.position_in(0)
+
+    def position_in(self, shuffle: int) -> float:
+        """Where the unit falls in [0, 1): shuffle 0 is the split's own order, others are fresh orders."""
+        text = self.key if shuffle == 0 else f"{shuffle}:{self.key}"
+        return int(hashlib.sha256(text.encode()).hexdigest()[:12], 16) / 16**12
 
     @property
     def labels(self) -> set[str]:
@@ -52,12 +57,15 @@ def split(records: list[ImageRecord], groups: list[list[str]], val_pct: float, t
     return {member.path: place[index] for index, unit in enumerate(units) for member in unit.members}
 
 
-def folds(records: list[ImageRecord], groups: list[list[str]], k: int) -> dict[str, int]:
+def folds(records: list[ImageRecord], groups: list[list[str]], k: int, shuffle: int = 0) -> dict[str, int]:
     """path -> fold 0..k-1 for cross-validation: near-duplicate groups share a fold, and each label is
-    dealt round the folds in hash order, so every fold holds about 1/k of every label."""
+    dealt round the folds in hash order, so every fold holds about 1/k of every label.
+
+    `shuffle` n > 0 deals in another fixed order: repeated cross-validation (a benchmark averaging
+    several partitions) without giving up reproducibility."""
     dealt: dict[str, int] = defaultdict(int)
     fold_of: dict[str, int] = {}
-    for unit in sorted(_units(records, groups), key=lambda u: (min(u.labels), u.position)):
+    for unit in sorted(_units(records, groups), key=lambda u: (min(u.labels), u.position_in(shuffle))):
         label = min(unit.labels)
         for member in unit.members:
             fold_of[member.path] = dealt[label] % k
