@@ -90,8 +90,9 @@ def main() -> None:
         print(f"{len(truth)} photos, {len(run.labels)} labels; extraction (bottlenecks{cached}) {extraction:.0f} s")
 
         frozen, tuned, head_seconds, tune_seconds = [], [], [], []
+        groups = _groups(run.analysis)
         for repeat in range(args.repeats):
-            fold_of = folds(run.usable, _groups(run.analysis), args.folds, repeat)
+            fold_of = folds(run.usable, groups, args.folds, repeat)
             fold = np.array([fold_of[r.path] for r in run.usable])
             for k in range(args.folds):
                 test, validation = fold == k, fold == (k + 1) % args.folds
@@ -113,10 +114,11 @@ def main() -> None:
                 print(f"{f'partition {repeat} ' if args.repeats > 1 else ''}fold {k}: frozen {frozen[-1] * 100:.1f}%  "
                       f"fine-tuned {tuned[-1] * 100:.1f}%  (head {head_seconds[-1]:.1f} s, fine-tune {tune_seconds[-1]:.1f} s, "
                       f"best epoch {history.best_epoch} of {history.epochs})", flush=True)
-        for repeat in range(args.repeats) if args.repeats > 1 else ():
-            these = slice(repeat * args.folds, (repeat + 1) * args.folds)
-            print(f"partition {repeat}: frozen {np.mean(frozen[these]) * 100:.1f}%, fine-tuned {np.mean(tuned[these]) * 100:.1f}%, "
-                  f"gain {(np.mean(tuned[these]) - np.mean(frozen[these])) * 100:+.1f} points")
+        if args.repeats > 1:
+            for repeat in range(args.repeats):
+                these = slice(repeat * args.folds, (repeat + 1) * args.folds)
+                print(f"partition {repeat}: frozen {np.mean(frozen[these]) * 100:.1f}%, fine-tuned {np.mean(tuned[these]) * 100:.1f}%, "
+                      f"gain {(np.mean(tuned[these]) - np.mean(frozen[these])) * 100:+.1f} points")
         gain = np.array(tuned) - np.array(frozen)
         print(f"{args.folds}-fold CV{f' x {args.repeats} partitions' if args.repeats > 1 else ''}: frozen {np.mean(frozen) * 100:.1f}% (+-{np.std(frozen) * 100:.1f}), "
               f"--fine-tune {args.blocks}: {np.mean(tuned) * 100:.1f}% (+-{np.std(tuned) * 100:.1f}); "
