@@ -89,6 +89,24 @@ def main() -> None:
         cached = "" if cut is None else f" + activations at block {cut} of each photo and {len(inputs) / len(truth) - 1:.0f} augmented variant(s)"
         print(f"{len(truth)} photos, {len(run.labels)} labels; extraction (bottlenecks{cached}) {extraction:.0f} s")
 
+        def one_fold(training: np.ndarray, validation: np.ndarray, test: np.ndarray):
+            """(frozen accuracy, fine-tuned accuracy, head seconds, fine-tune seconds, fine-tuning's history) on test."""
+            started = time.perf_counter()
+            with tempfile.TemporaryDirectory() as logs:
+                head, _ = train_head(run.plain[training], truth[training], run.plain[validation], truth[validation],
+                                     len(run.labels), settings, Path(logs), False)
+                head_time = time.perf_counter() - started
+                frozen_accuracy = float((head(run.plain[test], training=False).numpy().argmax(1) == truth[test]).mean())
+                started = time.perf_counter()
+                model = build_model(cut, head, settings)
+                history = fine_tune(model, source(training, True), source(validation, False), len(run.labels), settings,
+                                    Path(logs), False)
+                tune_time = time.perf_counter() - started
+            test_source = source(test, False)
+            predicted, rows = tuned_probabilities(model, test_source)
+            tuned_accuracy = float((predicted.argmax(1) == test_source.labels[rows]).mean())
+            return frozen_accuracy, tuned_accuracy, head_time, tune_time, history
+
         frozen, tuned, head_seconds, tune_seconds = [], [], [], []
         groups = _groups(run.analysis)
         for repeat in range(args.repeats):
@@ -96,23 +114,12 @@ def main() -> None:
             fold = np.array([fold_of[r.path] for r in run.usable])
             for k in range(args.folds):
                 test, validation = fold == k, fold == (k + 1) % args.folds
-                training = ~test & ~validation
-                started = time.perf_counter()
-                with tempfile.TemporaryDirectory() as logs:
-                    head, _ = train_head(run.plain[training], truth[training], run.plain[validation], truth[validation],
-                                         len(run.labels), settings, Path(logs), False)
-                    head_seconds.append(time.perf_counter() - started)
-                    frozen.append(float((head(run.plain[test], training=False).numpy().argmax(1) == truth[test]).mean()))
-                    started = time.perf_counter()
-                    model = build_model(cut, head, settings)
-                    history = fine_tune(model, source(training, True), source(validation, False), len(run.labels), settings,
-                                        Path(logs), False)
-                    tune_seconds.append(time.perf_counter() - started)
-                    test_source = source(test, False)
-                    predicted, rows = tuned_probabilities(model, test_source)
-                    tuned.append(float((predicted.argmax(1) == test_source.labels[rows]).mean()))
-                print(f"{f'partition {repeat} ' if args.repeats > 1 else ''}fold {k}: frozen {frozen[-1] * 100:.1f}%  "
-                      f"fine-tuned {tuned[-1] * 100:.1f}%  (head {head_seconds[-1]:.1f} s, fine-tune {tune_seconds[-1]:.1f} s, "
+                *scores, history = one_fold(~test & ~validation, validation, test)
+                for numbers, value in zip((frozen, tuned, head_seconds, tune_seconds), scores):
+                    numbers.append(value)
+                partition = f"partition {repeat} " if args.repeats > 1 else ""
+                print(f"{partition}fold {k}: frozen {frozen[-1] * 100:.1f}%  fine-tuned {tuned[-1] * 100:.1f}%  "
+                      f"(head {head_seconds[-1]:.1f} s, fine-tune {tune_seconds[-1]:.1f} s, "
                       f"best epoch {history.best_epoch} of {history.epochs})", flush=True)
         if args.repeats > 1:
             for repeat in range(args.repeats):
