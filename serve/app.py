@@ -37,12 +37,12 @@ class InMemoryRequest(Request):
 def create_app(model_dir: str | Path, *, top_k: int = 3, max_upload_mb: float = 10, save_uploads: str | Path | None = None,
                max_batch: int = 32, max_wait: float = 0.005) -> Flask:
     """The app for a model folder made by `train`; the model is loaded once, here."""
-    from train.classify import Classifier  # TensorFlow loads here, not when the module is imported
+    from train.classify import Classifier, predictions  # TensorFlow loads here, not when the module is imported
 
     folder = check_model_dir(model_dir)
     classifier = Classifier(folder)
-    batcher = Batcher(classifier.probabilities, max_batch=max_batch, max_wait=max_wait)
-    about = _about(folder, classifier.labels)
+    batcher = Batcher(classifier.outputs, max_batch=max_batch, max_wait=max_wait)
+    about = _about(folder, classifier.labels, classifier.open_set)
     uploads = Path(save_uploads) if save_uploads else None
     if uploads:
         uploads.mkdir(parents=True, exist_ok=True)
@@ -51,6 +51,7 @@ def create_app(model_dir: str | Path, *, top_k: int = 3, max_upload_mb: float = 
     app.request_class = InMemoryRequest
     app.config["MAX_CONTENT_LENGTH"] = int(max_upload_mb * MB)
     app.extensions["batcher"] = batcher
+    app.extensions["open_set"] = classifier.open_set
 
     @app.get("/")
     def page():
@@ -73,12 +74,12 @@ def create_app(model_dir: str | Path, *, top_k: int = 3, max_upload_mb: float = 
         started = time.perf_counter()
         photos = _uploads()
         prepared = [checked(data, name) for name, data in photos]
-        rows = batcher.predict(prepared)
+        found = predictions([name for name, _ in photos], batcher.predict(prepared), classifier.labels, top_k)
         if uploads:
             for name, data in photos:
                 (uploads / f"{hashlib.sha256(data).hexdigest()[:16]}{Path(name).suffix.lower()[:8]}").write_bytes(data)
         ms = round((time.perf_counter() - started) * 1000, 1)
-        answers = [_answer(name, row, classifier.labels, top_k, about["name"], ms) for (name, _), row in zip(photos, rows)]
+        answers = [_answer(prediction, about["name"], ms) for prediction in found]
         return jsonify(answers[0] if len(answers) == 1 else answers)
 
     @app.errorhandler(TrainError)
@@ -104,19 +105,22 @@ def _uploads() -> list[tuple[str, bytes]]:
     return [("body", request.get_data(cache=False))]
 
 
-def _answer(name: str, row, labels: list[str], top_k: int, model: str, ms: float) -> dict:
-    order = row.argsort()[::-1][:max(1, top_k)]
-    return {"image": name, "top": [{"label": labels[i], "probability": round(float(row[i]), 6)} for i in order],
-            "model": model, "ms": ms}
+def _answer(prediction, model: str, ms: float) -> dict:
+    """`known` False: none of the labels, `top` then says what it is closest to; null for a model without the open set."""
+    return {"image": prediction.path, "top": [{"label": label, "probability": round(p, 6)} for label, p in prediction.top],
+            "known": prediction.known, "novelty": prediction.novelty, "model": model, "ms": ms}
 
 
-def _about(folder: Path, labels: list[str]) -> dict:
+def _about(folder: Path, labels: list[str], open_set: dict | None) -> dict:
     description = _json(folder / "model.json")
     metrics = _json(folder / "metrics.json")
     test = metrics.get("test", {})
+    known = metrics.get("open_set") or {}
     return {"name": folder.resolve().name, "labels": labels, "backbone": description.get("backbone", ""),
             "test_accuracy": test.get("accuracy"), "test_images": test.get("count"),
-            "validation_accuracy": metrics.get("validation_accuracy")}
+            "validation_accuracy": metrics.get("validation_accuracy"),
+            # the calibration of "none of the labels"; null for a model exported before it
+            "open_set": None if open_set is None else {**open_set, "test_kept_pct": known.get("test_kept_pct")}}
 
 
 def _json(file: Path) -> dict:

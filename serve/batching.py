@@ -12,21 +12,21 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
+from typing import Any
 from concurrent.futures import Future
-
-import numpy as np
 
 
 class Batcher:
-    def __init__(self, predict: Callable[[list[bytes]], np.ndarray], max_batch: int = 32, max_wait: float = 0.005) -> None:
+    def __init__(self, predict: Callable[[list[bytes]], Any], max_batch: int = 32, max_wait: float = 0.005) -> None:
         self._predict, self._max_batch, self._max_wait = predict, max_batch, max_wait
         self._queue: queue.Queue[tuple[list[bytes], Future]] = queue.Queue()
         self.calls = 0  # model calls so far: a test and the benchmark read it
         self._worker = threading.Thread(target=self._run, name="batcher", daemon=True)
         self._worker.start()
 
-    def predict(self, images: list[bytes]) -> np.ndarray:
-        """Rows of probabilities for `images`, computed together with whatever else is waiting."""
+    def predict(self, images: list[bytes]) -> Any:
+        """`predict`'s answer for `images` (anything sliced by rows: an array, train.classify.Outputs),
+        computed together with whatever else is waiting."""
         done: Future = Future()
         self._queue.put((images, done))
         return done.result()

@@ -47,6 +47,10 @@ def _serve(args: argparse.Namespace) -> int:
     server = make_server(app, args.host, args.port, args.workers)
     host, port = server.bind_addr[:2]
     shown = f"[{host}]" if ":" in str(host) else host
+    if app.extensions["open_set"] is None:
+        from train.classify import NO_OPEN_SET
+
+        print(f"serve: notice: {args.model} {NO_OPEN_SET}", file=sys.stderr, flush=True)
     print(f"Serving {args.model} on http://{shown}:{port}/  (Ctrl-C to stop)", flush=True)
     try:
         server.serve()

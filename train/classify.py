@@ -1,7 +1,12 @@
-"""`classify()`: run an exported model on image files, the way `train` evaluated it."""
+"""`classify()`: run an exported model on image files, the way `train` evaluated it.
+
+A model trained with the open-set step answers `known` and `novelty` per photo from its own
+SavedModel (train/export.py); one exported before it has neither, and its predictions carry None.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,12 +20,38 @@ from .image_bytes import check_model_dir, checked_bytes
 BATCH = 16
 
 
+#: Printed once by classify and serve for a model exported before the open-set step.
+NO_OPEN_SET = ("was trained before 'none of the labels' existed: every photo gets one of its labels "
+               "(train it again to add the open-set answer)")
+
+
 @dataclass
 class Prediction:
     path: str
     #: (label, probability), most likely first
     top: list[tuple[str, float]]
     probabilities: np.ndarray
+    #: False: the photo is none of the labels (top[0] is only the closest); None: a model without the open-set step
+    known: bool | None = None
+    #: how unlike the training photos it is (cosine distance to the k-th nearest); None as for `known`
+    novelty: float | None = None
+
+
+@dataclass
+class Outputs:
+    """A batch's model outputs, row-aligned; `novelty` and `known` are None for a model without them.
+    Slicing gives the rows of some of the photos (serve's batcher hands each request its own)."""
+
+    probabilities: np.ndarray
+    novelty: np.ndarray | None = None
+    known: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.probabilities)
+
+    def __getitem__(self, rows: slice) -> "Outputs":
+        return Outputs(self.probabilities[rows], None if self.novelty is None else self.novelty[rows],
+                       None if self.known is None else self.known[rows])
 
 
 class Classifier:
@@ -31,32 +62,57 @@ class Classifier:
         except Exception as error:  # noqa: BLE001 - a damaged model raises many kinds
             raise TrainError(f"{model_dir}: cannot load the model ({type(error).__name__})") from None
         self.labels = (folder / "labels.txt").read_text(encoding="utf-8").splitlines()
+        #: the model's open set ("none of the labels"): its calibration, None for a model exported before it
+        self.open_set: dict | None = None
+        if "known" in self._signature.structured_outputs:
+            self.open_set = _model_description(folder).get("open_set") or {}
+
+    def outputs(self, encoded: list[bytes]) -> Outputs:
+        """Every output of the model for the encoded photos, in batches of BATCH."""
+        parts = []
+        for start in range(0, len(encoded), BATCH):
+            answer = self._signature(image_bytes=tf.constant(encoded[start:start + BATCH]))
+            parts.append({name: answer[name].numpy() for name in ("probabilities", "novelty", "known") if name in answer})
+        if not parts:
+            return Outputs(np.zeros((0, len(self.labels)), np.float32))
+        joined = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+        return Outputs(joined["probabilities"], joined.get("novelty"), joined.get("known"))
 
     def probabilities(self, encoded: list[bytes]) -> np.ndarray:
-        rows = []
-        for start in range(0, len(encoded), BATCH):
-            batch = tf.constant(encoded[start:start + BATCH])
-            rows.append(self._signature(image_bytes=batch)["probabilities"].numpy())
-        return np.concatenate(rows) if rows else np.zeros((0, len(self.labels)), np.float32)
+        return self.outputs(encoded).probabilities
 
     def classify(self, paths: list[str | Path], top_k: int = 3) -> list[Prediction]:
         return self.classify_encoded(paths, [checked_bytes(p) for p in paths], top_k)
 
     def classify_encoded(self, paths: list[str | Path], encoded: list[bytes], top_k: int = 3) -> list[Prediction]:
-        probabilities = self.probabilities(encoded)
-        predictions = []
-        for path, row in zip(paths, probabilities):
-            order = np.argsort(-row)[:max(1, top_k)]
-            predictions.append(Prediction(str(path), [(self.labels[i], float(row[i])) for i in order], row))
-        return predictions
+        return predictions(paths, self.outputs(encoded), self.labels, top_k)
+
+
+def predictions(paths: list[str | Path], outputs: Outputs, labels: list[str], top_k: int = 3) -> list[Prediction]:
+    """Per photo, the top labels and the open-set answer: the one reading of a model's outputs (classify, serve)."""
+    found = []
+    for i, (path, row) in enumerate(zip(paths, outputs.probabilities)):
+        order = np.argsort(-row)[:max(1, top_k)]
+        known = None if outputs.known is None else bool(outputs.known[i])
+        novelty = None if outputs.novelty is None else round(float(outputs.novelty[i]), 6)
+        found.append(Prediction(str(path), [(labels[j], float(row[j])) for j in order], row, known, novelty))
+    return found
+
+
+def _model_description(folder: Path) -> dict:
+    try:
+        return json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def classify(model_dir: str | Path, paths: list[str | Path], top_k: int = 3) -> list[Prediction]:
     """Labels and probabilities per image file.
 
-    >>> for p in classify("models/flowers", ["rose.jpg"]):   # doctest: +SKIP
-    ...     print(p.path, p.top[0])
-    rose.jpg ('roses', 0.97)
+    >>> for p in classify("models/flowers", ["rose.jpg", "truck.jpg"]):   # doctest: +SKIP
+    ...     print(p.path, p.top[0], p.known)
+    rose.jpg ('roses', 0.97) True
+    truck.jpg ('tulips', 0.61) False
     """
     return Classifier(model_dir).classify(paths, top_k)
 

@@ -42,6 +42,8 @@ def build_train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--drop-suspects", action="store_true",
                         help="leave suspects out of the training split (never off the disk) and report the accuracy either way")
     parser.add_argument("--folds", type=int, help="cross-validation folds that judge suspects (default 5)")
+    parser.add_argument("--known-pct", type=float,
+                        help="share of real photos (percent) the 'none of the labels' threshold keeps as known (default 98)")
     parser.add_argument("--fine-tune", nargs="?", const="1", metavar="N|all",
                         help="after the head, train the backbone's last N blocks (default 1, at most 8) with it, or 'all' "
                              "of it from the images (slow without a GPU); built-in backbone only")
@@ -59,6 +61,8 @@ def build_classify_parser() -> argparse.ArgumentParser:
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     parser.add_argument("--top-k", type=int, default=3, help="labels to show per image (default 3)")
     parser.add_argument("--json", action="store_true", help="one JSON object per image")
+    parser.add_argument("--closed-set", action="store_true",
+                        help="always name the likeliest labels, even for a photo that is none of them")
     return parser
 
 
@@ -78,7 +82,7 @@ def _train(args: argparse.Namespace) -> int:
 
     options = {name: getattr(args, name) for name in (
         "backbone", "image_size", "epochs", "steps", "batch_size", "learning_rate", "val_pct", "test_pct", "augment", "seed",
-        "cache_dir", "folds", "fine_tune")}
+        "cache_dir", "folds", "fine_tune", "known_pct")}
     if args.suspects_only:
         print(find_suspects_in(args.dataset, config=args.config, progress=not args.quiet, **options).summary(Path(args.dataset)))
         return 0
@@ -111,16 +115,28 @@ def _classify(args: argparse.Namespace) -> int:
     check_model_dir(args.model)
     encoded = [checked_bytes(path) for path in args.images]  # refuse a non-image before TensorFlow loads
     import_tensorflow()
-    from .classify import Classifier
 
-    predictions = Classifier(args.model).classify_encoded(args.images, encoded, top_k=args.top_k)
-    for prediction in predictions:
-        if args.json:
-            print(json.dumps({"image": prediction.path, "top": [{"label": l, "probability": round(p, 6)} for l, p in prediction.top]}))
-        else:
-            shown = ", ".join(f"{label} {p * 100:.1f}%" for label, p in prediction.top)
-            print(f"{prediction.path}: {shown}")
+    from .classify import NO_OPEN_SET, Classifier
+
+    classifier = Classifier(args.model)
+    if classifier.open_set is None and not args.closed_set:
+        print(f"classify: notice: {args.model} {NO_OPEN_SET}", file=sys.stderr)
+    for prediction in classifier.classify_encoded(args.images, encoded, top_k=args.top_k):
+        print(_shown(prediction, args.json, args.closed_set))
     return 0
+
+
+def _shown(prediction, as_json: bool, closed_set: bool) -> str:
+    """One line per photo: its labels, or "none of the labels" with the closest one."""
+    if as_json:
+        answer = {"image": prediction.path, "top": [{"label": l, "probability": round(p, 6)} for l, p in prediction.top]}
+        if not closed_set:
+            answer.update(known=prediction.known, novelty=prediction.novelty)
+        return json.dumps(answer)
+    if prediction.known is False and not closed_set:
+        label, probability = prediction.top[0]
+        return f"{prediction.path}: none of the labels (closest: {label} {probability * 100:.1f}%)"
+    return f"{prediction.path}: " + ", ".join(f"{label} {p * 100:.1f}%" for label, p in prediction.top)
 
 
 if __name__ == "__main__":

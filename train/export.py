@@ -1,7 +1,10 @@
 """The exported model: a SavedModel that takes encoded image bytes and does everything else itself.
 
 Its `serving_default` signature takes `image_bytes` (a batch of JPEG/PNG/GIF/BMP files as strings)
-and returns `probabilities` (batch x labels), `label` (the top label) and `score` (its probability).
+and returns `probabilities` (batch x labels), `label` (the top label) and `score` (its probability),
+and, with a novelty reference, `novelty` (how unlike the training photos, train/novelty.py) and
+`known` (novelty within the calibrated threshold: False means "none of the labels"), so any
+TensorFlow user gets the open-set answer without our code.
 Preprocessing inside it is `preprocess.preprocess`, the very function that made the training
 bottlenecks, so serving cannot drift from training.
 """
@@ -15,17 +18,23 @@ import keras
 import tensorflow as tf
 
 from .backbones import Backbone
+from .novelty import Reference, novelty
 from .preprocess import preprocess
 
 SIGNATURE = "serving_default"
 
 
 class ServingModel(tf.Module):
-    def __init__(self, backbone: Backbone, head: keras.Model, labels: list[str]) -> None:
+    def __init__(self, backbone: Backbone, head: keras.Model, labels: list[str], reference: Reference | None = None) -> None:
         super().__init__(name="classifier")
         self.network = backbone.network  # tracked: its variables are saved with the model
         self.head = head
         self.label_names = tf.constant(labels)
+        self._reference = reference
+        if reference is not None:  # variables, so the vectors sit in variables/ and not in the graph
+            self.reference = tf.Variable(reference.vectors, trainable=False, name="novelty_reference")
+            self.threshold = tf.Variable(reference.calibration.threshold, dtype=tf.float32, trainable=False,
+                                         name="novelty_threshold")
         self._backbone = backbone
         size = backbone.preprocessing.image_size
         self._image_spec = tf.TensorSpec([size, size, 3], tf.float32)
@@ -34,17 +43,23 @@ class ServingModel(tf.Module):
     def serve(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
         preprocessing = self._backbone.preprocessing
         images = tf.map_fn(lambda data: preprocess(data, preprocessing), image_bytes, fn_output_signature=self._image_spec)
-        probabilities = tf.nn.softmax(self.head(self._backbone.features(images), training=False))
+        features = self._backbone.features(images)
+        probabilities = tf.nn.softmax(self.head(features, training=False))
         best = tf.argmax(probabilities, axis=1)
-        return {
+        outputs = {
             "probabilities": probabilities,
             "label": tf.gather(self.label_names, best),
             "score": tf.reduce_max(probabilities, axis=1),
         }
+        if self._reference is not None:
+            outputs["novelty"] = novelty(features, self.reference, self._reference.ranges)
+            outputs["known"] = outputs["novelty"] <= self.threshold
+        return outputs
 
 
-def export(out: Path, backbone: Backbone, head: keras.Model, labels: list[str]) -> Path:
-    model = ServingModel(backbone, head, labels)
+def export(out: Path, backbone: Backbone, head: keras.Model, labels: list[str], reference: Reference | None = None) -> Path:
+    """The SavedModel and its description (model.json); `reference` adds `novelty` and `known` to its outputs."""
+    model = ServingModel(backbone, head, labels, reference)
     target = out / "saved_model"
     tf.saved_model.save(model, str(target), signatures={SIGNATURE: model.serve})
     (out / "labels.txt").write_text("\n".join(labels) + "\n", encoding="utf-8")
@@ -56,6 +71,8 @@ def export(out: Path, backbone: Backbone, head: keras.Model, labels: list[str]) 
         "labels": labels,
         "signature": SIGNATURE,
         "input": "image_bytes: string[batch] (encoded JPEG/PNG/GIF/BMP)",
-        "outputs": ["probabilities: float32[batch, labels]", "label: string[batch]", "score: float32[batch]"],
+        "outputs": ["probabilities: float32[batch, labels]", "label: string[batch]", "score: float32[batch]"]
+                   + ([] if reference is None else ["novelty: float32[batch]", "known: bool[batch]"]),
+        "open_set": None if reference is None else reference.calibration.as_dict(),
     }, indent=1))
     return target

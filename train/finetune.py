@@ -204,9 +204,27 @@ def probabilities(model: keras.Model, source: BatchSource) -> tuple[np.ndarray, 
     return np.concatenate(rows), np.concatenate(positions)
 
 
+def features(model: keras.Model, source: BatchSource) -> tuple[np.ndarray, np.ndarray]:
+    """(the fine-tuned network's pooled features, the head's input, per plain example; their positions):
+    the space the exported model's novelty reference lives in."""
+    network = _network(model)
+    rows, positions = [], []
+    for inputs, _, where in source.plain():
+        rows.append(_predict(network)(inputs).numpy())
+        positions.append(where)
+    if not rows:
+        return np.zeros((0, network.output_shape[-1]), np.float32), np.zeros(0, np.int64)
+    return np.concatenate(rows), np.concatenate(positions)
+
+
+def _network(model: keras.Model) -> keras.Model:
+    """The trained part of the backbone inside a fine-tuning model (the layer that is itself a model)."""
+    return next(layer for layer in model.layers if isinstance(layer, keras.Model))
+
+
 def copy_into_backbone(model: keras.Model, network: keras.Model) -> int:
     """Put the fine-tuned top's weights into the full backbone (same layer names); returns the layers copied."""
-    top = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    top = _network(model)
     copied = 0
     for layer in top.layers:
         if layer.weights:

@@ -33,8 +33,10 @@ from .report_page import write_report_page
 from .finetune import ArrayBatches, FineTuneHistory, copy_into_backbone, cut_for, dense_head, fine_tune
 from .finetune_images import ImageBatches
 from .finetune import build_model as build_fine_tune_model
+from .finetune import features as fine_tune_features
 from .finetune import probabilities as fine_tune_probabilities
 from .head import EpochScores, History, train_head
+from .open_set import OpenSet, SplitFeatures, open_set
 from .settings import FINE_TUNE_ALL, TrainSettings
 from .split import TEST, TRAIN, VALIDATION, folds, split
 from .suspects import SuspectReport, find_suspects, write_suspects
@@ -65,6 +67,7 @@ class TrainResult:
     dataset: Path = Path(".")
     fine_tuned: "FineTuned | None" = None
     report_page: Path | None = None
+    open_set: OpenSet | None = None
 
     def summary(self) -> str:
         lines = [
@@ -86,6 +89,8 @@ class TrainResult:
                           f"{tuned.validation_before * 100:.1f}% -> {tuned.validation_accuracy * 100:.1f}% (best epoch "
                           f"{tuned.history.best_epoch} of {tuned.history.epochs}, {tuned.history.seconds:.0f} s; "
                           f"{tuned.extracted} activations computed)."]
+        if self.open_set is not None:
+            lines += ["", self.open_set.summary()]
         if self.accuracy_with_suspects is not None:
             lines.append(f"Trained without {len(self.dropped)} suspects (--drop-suspects): test accuracy "
                          f"{self.evaluation.accuracy * 100:.1f}%, with them {self.accuracy_with_suspects * 100:.1f}%.")
@@ -154,12 +159,15 @@ def _finish(run: _Run, target: Path, head, history: History, tflite: bool, drop_
         fine_tuned = _fine_tune(run, head, set(dropped), target, progress)
         head, test, validation_accuracy, test_probabilities = (fine_tuned.head, fine_tuned.test, fine_tuned.validation_accuracy,
                                                                fine_tuned.test_probabilities)
+        features = fine_tuned.features
     else:
         validation_accuracy = _accuracy(head, *data[VALIDATION][:2])
         test_probabilities = _probabilities(head, test[0])
+        features = {name: SplitFeatures(*data[name]) for name in (TRAIN, VALIDATION, TEST)}
     evaluation = evaluate(test_probabilities, test[1], test[2], labels)
+    known = open_set(features, labels, _groups(run.analysis), settings)
 
-    export(target, run.backbone, head, labels)
+    export(target, run.backbone, head, labels, known.reference)
     if tflite:
         from .tflite import export_tflite
 
@@ -169,9 +177,10 @@ def _finish(run: _Run, target: Path, head, history: History, tflite: bool, drop_
     if fine_tuned is not None:
         curves["fine_tune"] = _curve(fine_tuned.history.curve, fine_tuned.history.best_epoch)
     _write_outputs(target, run.root, evaluation, run.placement, labels, run.backbone, settings, validation_accuracy, counts,
-                   test, test_probabilities, dropped, curves, time.perf_counter() - started)
+                   test, test_probabilities, dropped, curves, time.perf_counter() - started, known)
     return TrainResult(target, labels, evaluation, history, validation_accuracy, counts, run.skipped,
-                       time.perf_counter() - started, run.extracted, report, dropped, accuracy_with, run.root, fine_tuned)
+                       time.perf_counter() - started, run.extracted, report, dropped, accuracy_with, run.root, fine_tuned,
+                       open_set=known)
 
 
 @dataclass
@@ -186,6 +195,8 @@ class FineTuned:
     test: tuple[np.ndarray, np.ndarray, list[str]]
     test_probabilities: np.ndarray
     extracted: int
+    #: per split, the fine-tuned network's features (the novelty reference's space)
+    features: dict[str, SplitFeatures] = field(default_factory=dict)
 
 
 def _fine_tune(run: _Run, head, dropped: set[str], target: Path, progress: bool) -> FineTuned:
@@ -200,9 +211,13 @@ def _fine_tune(run: _Run, head, dropped: set[str], target: Path, progress: bool)
     test_probabilities, rows = fine_tune_probabilities(model, sources[TEST])
     # evaluation needs labels and paths only; a photo the source could not read is left out of both
     test = (np.zeros((len(rows), 0), np.float32), sources[TEST].labels[rows], [sources[TEST].paths[i] for i in rows])
+    features = {}
+    for name, source in sources.items():
+        vectors, rows = fine_tune_features(model, source)
+        features[name] = SplitFeatures(vectors, source.labels[rows], [source.paths[i] for i in rows])
     copy_into_backbone(model, run.backbone.network)
     return FineTuned(dense_head(model, settings), history, settings.fine_tune, validation_before, validation_accuracy,
-                     test, test_probabilities, extracted)
+                     test, test_probabilities, extracted, features)
 
 
 def _fine_tune_from_activations(run: _Run, head, dropped: set[str], target: Path, progress: bool):
@@ -429,7 +444,7 @@ def _curve(scores: list[EpochScores], best_epoch: int) -> dict:
 
 
 def _write_outputs(target, root, evaluation, placement, labels, backbone, settings, validation_accuracy, counts, test, test_probabilities,
-                   dropped: list[str], curves: dict, seconds: float) -> None:
+                   dropped: list[str], curves: dict, seconds: float, known: OpenSet) -> None:
     (target / "split.json").write_text(json.dumps(
         {name: sorted(p for p, s in placement.items() if s == name) for name in (TRAIN, VALIDATION, TEST)}, indent=1))
     extra = {
@@ -442,8 +457,9 @@ def _write_outputs(target, root, evaluation, placement, labels, backbone, settin
         "dropped_suspects": dropped,
         "curves": curves,
         "seconds": seconds,
+        "open_set": known.metrics(),
         "test_predictions": [
-            {"path": path, "true": labels[t], "probabilities": [float(p) for p in row]}
+            {"path": path, "true": labels[t], "probabilities": [float(p) for p in row], "novelty": known.test_novelty.get(path)}
             for path, t, row in zip(test[2], test[1], test_probabilities)
         ],
     }

@@ -84,6 +84,7 @@ def _page(model_dir: Path, root: Path, metrics: dict, seconds: float | None, sus
                   "<p>Cross entropy and accuracy per epoch on the training and validation images; the dotted line is the "
                   "epoch whose weights were kept (lowest validation loss).</p>",
                   _picture(model_dir / PICTURES["curves"], "learning curves")]
+    parts += _open_set(root, metrics.get("open_set"))
     parts += _mistakes(root, metrics)
     if suspects is not None:
         parts += _suspects(root, suspects)
@@ -133,6 +134,29 @@ def _mistakes(root: Path, metrics: dict) -> list[str]:
         caption = (f"<b>{html.escape(mistake['path'])}</b><br>true: {html.escape(mistake['true'])}<br>"
                    f"<span class=wrong>predicted: {html.escape(mistake['predicted'])} {mistake['probability'] * 100:.0f}%</span>{note}")
         parts.append(_card(root, mistake["path"], caption, number < MAX_THUMBS))
+    return parts + ["</div>"]
+
+
+def _open_set(root: Path, known: dict | None) -> list[str]:
+    """What "none of the labels" means for this model, and the held-out photos of its own labels it would say it of."""
+    if not known:
+        return []
+    kept = "" if known.get("validation_kept_pct") is None else f" It keeps {known['validation_kept_pct']:.1f}% of the validation photos"
+    test = "" if known.get("test_kept_pct") is None else f" and {known['test_kept_pct']:.1f}% of the test photos"
+    parts = ["<h2>None of the labels</h2>",
+             f"<p>A photo whose novelty (cosine distance to its {known['neighbours']}th nearest of {known['reference']} training "
+             f"photos, in the network's features) is above <b>{known['threshold']:.4f}</b> is answered &ldquo;none of the "
+             f"labels&rdquo;. The threshold keeps {known['known_pct']:g}% of the {known['calibration_photos']} photos it was "
+             f"set on (<code>known_pct</code>).{kept}{test}.</p>"]
+    unknown = known.get("validation_unknown", [])
+    if not unknown:
+        return parts + ["<p>No validation photo is past it.</p>"]
+    parts.append(f"<p>Validation photos it would call none of the labels ({len(unknown)}), the most novel first: unusual "
+                 "shots of a label, or photos that are not of it.</p><div class=grid>")
+    for number, photo in enumerate(unknown):
+        caption = (f"<b>{html.escape(photo['path'])}</b><br>filed as {html.escape(photo['label'])}<br>"
+                   f"novelty {photo['novelty']:.3f}")
+        parts.append(_card(root, photo["path"], caption, number < MAX_THUMBS))
     return parts + ["</div>"]
 
 

@@ -5,8 +5,10 @@ const chooser = document.getElementById("chooser");
 const drop = document.getElementById("drop");
 const results = document.getElementById("results");
 const message = document.getElementById("message");
+let labels = [];  // the model's labels, for the "not one of" card
 
 fetch("/api/model").then(r => r.json()).then(model => {
+  labels = model.labels;
   const accuracy = !model.test_images ? "" :
     `, ${(model.test_accuracy * 100).toFixed(1)}% right on ${model.test_images} test photos`;
   document.getElementById("about").textContent =
@@ -55,12 +57,22 @@ async function classifyOne(file) {
     const response = await fetch("/api/classify", {method: "POST", body: form});
     const body = await response.json();
     if (!response.ok) throw new Error(body.error || `the server said ${response.status}`);
-    showTop(answer.querySelector(".rows"), body.top);
+    if (body.known === false) showUnknown(card, answer.querySelector(".rows"), body.top[0]);
+    else showTop(answer.querySelector(".rows"), body.top);
   } catch (error) {
     card.classList.add("error");
     answer.querySelector(".rows").textContent = `Not classified: ${error.message}`;
     say(`${file.name}: ${error.message}`);
   }
+}
+
+// A photo unlike every training photo: no bars (they would read as an answer), the labels it is not, the closest one.
+function showUnknown(card, rows, closest) {
+  card.classList.add("unknown");
+  rows.innerHTML = '<div class="verdict">None of these</div><div class="notone"></div><div class="closest"></div>';
+  rows.querySelector(".notone").textContent = `Not one of: ${labels.join(", ")}`;
+  rows.querySelector(".closest").textContent =
+    `closest: ${closest.label} (${(closest.probability * 100).toFixed(1)}%), but it looks unlike every photo the model learnt from`;
 }
 
 function showTop(rows, top) {

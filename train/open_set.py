@@ -1,0 +1,82 @@
+"""`train`'s open-set step: the novelty reference from the exported network's features, and what it says
+about the photos the model did not learn from (validation and test), for metrics.json and the report.
+
+The score and its calibration are train/novelty.py's; this module only picks the rows (one per photo,
+its plain variant) and words the outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .novelty import Reference, build_reference, scores
+from .settings import TrainSettings
+from .split import TEST, TRAIN, VALIDATION
+
+#: Photos listed per split as "would be called none of the labels" at most (the report shows them).
+MAX_LISTED = 100
+
+
+@dataclass
+class SplitFeatures:
+    """One split's rows in the exported network's feature space: a row per photo and cached variant."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    paths: list[str]
+
+    def one_per_photo(self) -> "SplitFeatures":
+        """Each photo's first row, its plain variant (extraction puts it before the augmented ones)."""
+        seen: set[str] = set()
+        rows = [i for i, path in enumerate(self.paths) if not (path in seen or seen.add(path))]
+        return SplitFeatures(self.features[rows], self.labels[rows], [self.paths[i] for i in rows])
+
+
+@dataclass
+class OpenSet:
+    reference: Reference
+    #: per split, the photos past the threshold: {"path", "label", "novelty"}, most novel first
+    unknown: dict[str, list[dict]] = field(default_factory=dict)
+    #: per split, how many photos were scored
+    scored: dict[str, int] = field(default_factory=dict)
+    #: test photo path -> novelty, for metrics.json's test predictions
+    test_novelty: dict[str, float] = field(default_factory=dict)
+
+    def kept_pct(self, split: str) -> float | None:
+        count = self.scored.get(split, 0)
+        return None if not count else round(100.0 * (1 - len(self.unknown[split]) / count), 2)
+
+    def summary(self) -> str:
+        test = self.kept_pct(TEST)
+        on_test = "" if test is None else f"; on the test photos: {len(self.unknown[TEST])} of {self.scored[TEST]} unknown"
+        return f"Open set: {self.reference.calibration.describe()}{on_test}."
+
+    def metrics(self) -> dict:
+        return {**self.reference.calibration.as_dict(),
+                "test_kept_pct": self.kept_pct(TEST),
+                "validation_unknown": self.unknown.get(VALIDATION, [])[:MAX_LISTED],
+                "test_unknown": self.unknown.get(TEST, [])[:MAX_LISTED]}
+
+
+def open_set(splits: dict[str, SplitFeatures], labels: list[str], groups: list[list[str]], settings: TrainSettings) -> OpenSet:
+    """The reference from the training photos, calibrated to settings.known_pct; validation and test scored."""
+    train = splits[TRAIN].one_per_photo()
+    group_of = {path: number for number, members in enumerate(groups) for path in members}
+    train_groups = [group_of.get(path, len(groups) + i) for i, path in enumerate(train.paths)]
+    validation = splits[VALIDATION].one_per_photo()
+    reference = build_reference(train.features, train.labels, train_groups, validation.features, settings.known_pct,
+                                settings.seed)
+    result = OpenSet(reference)
+    for name in (VALIDATION, TEST):
+        rows = splits[name].one_per_photo()
+        novelty = scores(rows.features, reference) if len(rows.paths) else np.zeros(0)
+        past = np.flatnonzero(novelty > reference.calibration.threshold)
+        past = past[np.argsort(-novelty[past])]
+        result.unknown[name] = [{"path": rows.paths[i], "label": labels[rows.labels[i]], "novelty": round(float(novelty[i]), 4)}
+                                for i in past]
+        result.scored[name] = len(rows.paths)
+        if name == TEST:
+            result.test_novelty = {path: round(float(n), 6) for path, n in zip(rows.paths, novelty)}
+    return result
