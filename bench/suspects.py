@@ -119,6 +119,10 @@ def main() -> None:
                 as_kind[flagged[p]["kind"]] = as_kind.get(flagged[p]["kind"], 0) + 1
             word = "flagged" if kind == "clean" else "recall"
             print(f"{kind:10s} {word}: {len(hit)}/{len(paths)} = {len(hit) / max(1, len(paths)) * 100:.1f}%  as {as_kind}")
+        pictures = [p for p, k in truth.items() if k == "off-topic" and not p.endswith(f"-{p.split('/')[0]}.jpg")]
+        missed = [p for p in pictures if p not in flagged]
+        print(f"non-flower pictures flagged: {len(pictures) - len(missed)}/{len(pictures)}"
+              + (f"; missed: {', '.join(missed)}" if missed else ""))
         added = min(with_suspects) - min(without)
         print(f"warm train: {min(with_suspects):.2f} s with suspects, {min(without):.2f} s without (best of {args.rounds}); "
               f"suspects add {added:.2f} s = {added / min(without) * 100:.0f}% (step itself {result.suspects.seconds:.2f} s)")

@@ -6,14 +6,19 @@ import json
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
+import curate
 from curate.record import ImageRecord
 from tests.images import encode, write
 from tests.test_train_pipeline import COLOURS, tiny_backbone  # noqa: F401 - fixture
+from train import backbones, novelty
 from train import suspects as suspects_module
+from train.bottlenecks import BottleneckCache, key_for
 from train.cli import train_main
 from train.pipeline import find_suspects_in, train
+from train.settings import TrainSettings
 from train.split import folds
 
 SWAPPED = {"red/swap-green-0.jpg": "green", "red/swap-green-1.jpg": "green", "blue/swap-red-0.jpg": "red"}
@@ -152,3 +157,29 @@ def test_suspects_json_is_never_left_half_written(tmp_path, monkeypatch):
     monkeypatch.undo()
     suspects_module.write_suspects(root, report)
     assert json.loads((root / ".curate" / "suspects.json").read_text())[0]["path"] == "a/2.jpg"
+
+
+@pytest.mark.slow
+def test_off_topic_suspects_come_from_the_models_novelty_score(tmp_path, options, monkeypatch):
+    """The suspects step judges distance with train/novelty.py's label distances, the very rule behind the
+    exported model's "none of the labels": a photo that rule puts far from every label becomes off-topic."""
+    root = clean_tree(tmp_path / "clean")
+    find_suspects_in(root, **options)  # also fills the cache, where the chosen photo's features are read from
+    assert read_suspects(root) == {}
+    chosen = "red/red-03.jpg"
+    record = next(r for r in curate.analyse(root, progress=False).records if r.path == chosen)
+    cache = BottleneckCache(TrainSettings().cache_folder(root), backbones.load(options["backbone"]).id)
+    marked = novelty.unit(cache.get([key_for(record.sha256)]))[0]
+    cache.close()
+    shared = novelty.label_distances
+
+    def far_for_the_chosen_photo(features, vectors, ranges, excluded=None):
+        distances = shared(features, vectors, ranges, excluded).numpy()
+        distances[np.all(np.isclose(np.asarray(features), marked, atol=1e-5), axis=1)] = 1.0
+        return tf.constant(distances)
+
+    monkeypatch.setattr(suspects_module, "label_distances", far_for_the_chosen_photo)
+    find_suspects_in(root, **options)
+    found = read_suspects(root)
+    assert list(found) == [chosen]
+    assert found[chosen]["kind"] == "off-topic" and "every photo of the other labels" in found[chosen]["reason"]

@@ -356,7 +356,7 @@ def _judge(run: _Run, best_epoch: int) -> SuspectReport:
     truth = np.array([index[r.label] for r in run.usable], dtype=np.int64)
     fold_of = folds(run.usable, groups, run.settings.folds)
     imagenet = efficientnet_lite.imagenet_classifier() if run.backbone.name == backbones.EMBEDDED else None
-    report = find_suspects(paths, truth, run.labels, run.plain, fold_of, groups, run.settings,
+    report = find_suspects(paths, truth, run.labels, run.plain, fold_of, run.settings,
                            max(best_epoch, MIN_FOLD_EPOCHS), imagenet)
     write_suspects(run.root, report)
     report.seconds = time.perf_counter() - started
