@@ -10,6 +10,8 @@ training = the rest; the head is trained on the bottlenecks (frozen), then fine-
 blocks from its warm start.
 With `--blocks all` nothing but the bottlenecks is cached: the whole network trains from the
 files, a fresh augmentation per epoch, as `train --fine-tune all` does.
+`--per-label N` keeps N photos of each label (a fixed random draw): does fine-tuning pay on a
+small set, as `train` now does by default?
 `--repeats n` runs the k folds on n partitions (split.folds' shuffle 0..n-1; the first is the one
 earlier figures used): on a few hundred photos one photo moves a fold by a point, and a gain is
 only believable once it holds across partitions.
@@ -33,6 +35,19 @@ sys.path.insert(0, str(ROOT))
 FLOWERS = ROOT.parent / "shared" / "data" / "flowers-dev"
 
 
+def copy_tree(source: Path, target: Path, per_label: int) -> None:
+    """The tree, or `per_label` photos of each label drawn with a fixed seed (the same draw every run)."""
+    if not per_label:
+        shutil.copytree(source, target)
+        return
+    rng = np.random.default_rng(0)
+    for folder in sorted(p for p in source.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        photos = sorted(p for p in folder.iterdir() if p.is_file())
+        (target / folder.name).mkdir(parents=True)
+        for index in sorted(rng.choice(len(photos), size=min(per_label, len(photos)), replace=False)):
+            shutil.copy2(photos[index], target / folder.name / photos[index].name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=str(FLOWERS))
@@ -41,6 +56,7 @@ def main() -> None:
     parser.add_argument("--blocks", default="1", help="last blocks fine-tuned (1-8), or 'all' (from the images)")
     parser.add_argument("--learning-rate", type=float, help="fine-tuning's starting learning rate (default: [train]'s)")
     parser.add_argument("--epochs", type=int, help="fine-tuning's epochs at most (default: [train]'s)")
+    parser.add_argument("--per-label", type=int, default=0, help="keep this many photos of each label (a fixed random draw)")
     args = parser.parse_args()
     from train.quiet_tf import import_tensorflow
 
@@ -56,7 +72,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as scratch:
         tree = Path(scratch) / "tree"
-        shutil.copytree(args.data, tree)
+        copy_tree(Path(args.data), tree, args.per_label)
         started = time.perf_counter()
         # every photo "trains" in _prepare, so every photo gets its augmented variants at the cut
         run = _prepare(tree, None, True, {"test_pct": 0, "val_pct": 0, "fine_tune": args.blocks})

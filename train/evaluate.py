@@ -95,6 +95,11 @@ def _markdown(evaluation: Evaluation, extra: dict) -> str:
         "```",
         "",
     ]
+    known = extra.get("open_set")
+    if known:
+        kept = "" if known.get("test_kept_pct") is None else f"; {known['test_kept_pct']:.1f}% of the test photos stay known"
+        lines += [f"None of the labels: novelty above {known['threshold']:.4f} (keeps {known['known_pct']:g}% of the "
+                  f"{known['calibration_photos']} photos it was set on{kept}).", ""]
     if evaluation.mistakes:
         lines += ["Misclassified test images (most confident first):", "", "| image | true | predicted | probability |", "|---|---|---|---|"]
         lines += [f"| `{m.path}` | {m.true} | {m.predicted} | {m.probability:.2f} |" for m in evaluation.mistakes]

@@ -191,7 +191,11 @@ def _out_of_fold_distances(features: np.ndarray, truth: np.ndarray, folds: np.nd
 
 
 def _robust_z(values: np.ndarray) -> tuple[float, float]:
-    """(median, spread): the spread is the MAD's normal equivalent, at least SPREAD_FLOOR of the median."""
+    """(median, spread) of the finite values: the spread is the MAD's normal equivalent, at least SPREAD_FLOOR of
+    the median (a label with no photo in the other folds is infinitely far, and says nothing about the spread)."""
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return 0.0, 1.0
     median = float(np.median(values))
     return median, max(1.4826 * float(np.median(np.abs(values - median))), SPREAD_FLOOR * median, 1e-6)
 
@@ -211,8 +215,9 @@ def _unusual(distances: np.ndarray, truth: np.ndarray, judged: np.ndarray) -> np
         if len(members) < MIN_IMAGES:
             continue
         median, spread = _robust_z(own[members])
-        far_enough = own[members] >= FAR_SHARE * np.median(other[members][np.isfinite(other[members])])
-        z[members] = np.where(far_enough & np.isfinite(own[members]), (own[members] - median) / spread, 0.0)
+        between, _ = _robust_z(other[members])
+        scored = members[(own[members] >= FAR_SHARE * between) & np.isfinite(own[members])]
+        z[scored] = (own[scored] - median) / spread
     return z
 
 
