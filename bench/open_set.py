@@ -55,7 +55,7 @@ def answers(classifier, paths: list[Path]):
     from train.image_bytes import checked_bytes
 
     outputs = classifier.outputs([checked_bytes(p) for p in paths])
-    return outputs.novelty, outputs.known
+    return outputs.novelty, outputs.known, 1 - outputs.probabilities.max(axis=1)
 
 
 def one_round(data: Path, held_out: str, scratch: Path, cache: Path, ood: list[Path], options: dict) -> dict:
@@ -74,10 +74,12 @@ def one_round(data: Path, held_out: str, scratch: Path, cache: Path, ood: list[P
     test = [tree / row["path"] for row in metrics["test_predictions"]]
     scored = {name: answers(classifier, paths) for name, paths in
               (("test", test), ("ood", ood), ("held", photos_of(data / held_out)))}
-    unknown = {name: float((~known).mean()) for name, (_, known) in scored.items()}
-    return {"held_out": held_out, "unknown": unknown, "counts": {name: len(n) for name, (n, _) in scored.items()},
+    unknown = {name: float((~known).mean()) for name, (_, known, _) in scored.items()}
+    # the head's own doubt (1 - its top probability), for comparison: what "combined with the head" could add
+    doubt = {name: auroc(scored[name][2], scored["test"][2]) for name in ("ood", "held")}
+    return {"held_out": held_out, "unknown": unknown, "counts": {name: len(n) for name, (n, _, _) in scored.items()},
             "auroc_ood": auroc(scored["ood"][0], scored["test"][0]), "auroc_held": auroc(scored["held"][0], scored["test"][0]),
-            "scores": {name: n for name, (n, _) in scored.items()}, "calibration": metrics["open_set"],
+            "doubt_auroc": doubt, "calibration": metrics["open_set"],
             "accuracy": result.evaluation.accuracy, "seconds": seconds}
 
 
@@ -176,7 +178,9 @@ def main() -> None:
               f"labels' test photos called unknown {test_unknown * 100:.1f}% of {test_count}; "
               f"ood-dev {np.mean([r['unknown']['ood'] for r in rounds]) * 100:.1f}% (min {min(r['unknown']['ood'] for r in rounds) * 100:.1f}%); "
               f"held-out flower {np.mean([r['unknown']['held'] for r in rounds]) * 100:.1f}%; "
-              f"AUROC ood {np.mean([r['auroc_ood'] for r in rounds]):.3f}, held-out {np.mean([r['auroc_held'] for r in rounds]):.3f}")
+              f"AUROC ood {np.mean([r['auroc_ood'] for r in rounds]):.3f}, held-out {np.mean([r['auroc_held'] for r in rounds]):.3f} "
+              f"(the head's doubt, 1 - top probability, for comparison: ood {np.mean([r['doubt_auroc']['ood'] for r in rounds]):.3f}, "
+              f"held-out {np.mean([r['doubt_auroc']['held'] for r in rounds]):.3f})")
         mean, sd, scored = false_alarms_cv(data, scratch, cache, args.known_pct, args.repeats)
         print(f"false alarms, cross-validated on all labels of {data.name} (frozen features; 5 folds x {args.repeats}): "
               f"{mean * 100:.1f}% (sd {sd * 100:.1f} over folds) of {scored} held-out photos called unknown")
