@@ -148,7 +148,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=str(FLOWERS))
     parser.add_argument("--ood", default=str(OOD))
-    parser.add_argument("--fine-tune", default="0", help="train's --fine-tune for every round (default 0: the frozen head)")
+    parser.add_argument("--fine-tune", default="auto", help="train's --fine-tune for every round (default: train's own, "
+                                                           "the last block; 0: the frozen head)")
     parser.add_argument("--held-out", nargs="*", help="labels held out in turn (default: every label)")
     parser.add_argument("--known-pct", type=float, default=98.0)
     parser.add_argument("--repeats", type=int, default=4, help="partitions of the false-alarm cross-validation")
@@ -182,7 +183,8 @@ def main() -> None:
               f"(the head's doubt, 1 - top probability, for comparison: ood {np.mean([r['doubt_auroc']['ood'] for r in rounds]):.3f}, "
               f"held-out {np.mean([r['doubt_auroc']['held'] for r in rounds]):.3f})")
         mean, sd, scored = false_alarms_cv(data, scratch, cache, args.known_pct, args.repeats)
-        print(f"false alarms, cross-validated on all labels of {data.name} (frozen features; 5 folds x {args.repeats}): "
+        print(f"false alarms, cross-validated on all labels of {data.name} (frozen features, the rule train uses; "
+              f"5 folds x {args.repeats}): "
               f"{mean * 100:.1f}% (sd {sd * 100:.1f} over folds) of {scored} held-out photos called unknown")
         size = max(r["calibration"]["reference"] for r in rounds)
         measured = cost(size, ood, scratch)

@@ -11,6 +11,8 @@ import pytest
 from PIL import Image
 
 from tests.conftest import SAMPLE_FLOWERS
+from tests.test_train_pipeline import COLOURS, coloured, tiny_backbone  # noqa: F401 - fixture
+from tests.images import encode, write
 from train import efficientnet_lite
 from train.classify import classify
 from train.finetune import ArrayBatches, build_model, calibrated, copy_into_backbone, fine_tune
@@ -95,13 +97,43 @@ def test_early_stopping_keeps_the_best_epoch(tmp_path):
     assert kept == pytest.approx(min(history.watched), rel=1e-4)
 
 
+def small_flowers(root):
+    """Eight sample photos of each of three labels."""
+    for label in ("daisy", "sunflowers", "tulips"):
+        (root / label).mkdir(parents=True)
+        for source in sorted((SAMPLE_FLOWERS / label).iterdir())[:8]:
+            (root / label / source.name).write_bytes(source.read_bytes())
+    return root
+
+
+@pytest.mark.slow
+def test_train_fine_tunes_the_last_block_by_default_and_not_with_zero(tmp_path):
+    dataset = small_flowers(tmp_path / "flowers")
+    options = {"progress": False, "epochs": 30, "fine_tune_epochs": 2, "test_pct": 25, "suspects": False}
+    by_default = train(dataset, out=tmp_path / "default", **options)
+    metrics = json.loads((tmp_path / "default" / "metrics.json").read_text())
+    assert by_default.fine_tuned is not None and by_default.fine_tuned.blocks == "1"
+    assert metrics["settings"]["fine_tune"] == "1" and "fine_tune" in metrics["curves"]
+    assert "Fine-tuned the last 1 block(s)" in by_default.summary()
+    told_not_to = train(dataset, out=tmp_path / "off", fine_tune="0", **options)
+    metrics = json.loads((tmp_path / "off" / "metrics.json").read_text())
+    assert told_not_to.fine_tuned is None and metrics["settings"]["fine_tune"] == "0" and "fine_tune" not in metrics["curves"]
+    assert "Fine-tuned" not in told_not_to.summary() and "Not fine-tuned" not in told_not_to.summary()
+
+
+def test_the_default_leaves_a_sealed_backbone_frozen_and_says_so(tmp_path, tiny_backbone):  # noqa: F811 - fixture
+    for label, colour in COLOURS.items():
+        for i in range(6):
+            write(tmp_path / "colours" / label / f"{label}-{i}.jpg", encode(coloured(i, colour)))
+    result = train(tmp_path / "colours", out=tmp_path / "model", backbone=tiny_backbone, progress=False, epochs=5,
+                   suspects=False)
+    assert result.fine_tuned is None
+    assert "Not fine-tuned: a TF Hub or SavedModel backbone is a sealed graph" in result.summary()
+
+
 @pytest.mark.slow
 def test_fine_tuned_export_classifies_like_the_evaluation_and_activations_are_cached(tmp_path):
-    dataset = tmp_path / "flowers"
-    for label in ("daisy", "sunflowers", "tulips"):
-        (dataset / label).mkdir(parents=True)
-        for source in sorted((SAMPLE_FLOWERS / label).iterdir())[:8]:
-            (dataset / label / source.name).write_bytes(source.read_bytes())
+    dataset = small_flowers(tmp_path / "flowers")
     options = {"progress": False, "epochs": 30, "fine_tune": 1, "fine_tune_epochs": 2, "test_pct": 25, "suspects": False}
     result = train(dataset, out=tmp_path / "model", **options)
     assert result.fine_tuned is not None and result.fine_tuned.extracted > 24  # plain + a variant of each training photo

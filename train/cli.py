@@ -44,9 +44,10 @@ def build_train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--folds", type=int, help="cross-validation folds that judge suspects (default 5)")
     parser.add_argument("--known-pct", type=float,
                         help="share of real photos (percent) the 'none of the labels' threshold keeps as known (default 98)")
-    parser.add_argument("--fine-tune", nargs="?", const="1", metavar="N|all",
-                        help="after the head, train the backbone's last N blocks (default 1, at most 8) with it, or 'all' "
-                             "of it from the images (slow without a GPU); built-in backbone only")
+    parser.add_argument("--fine-tune", nargs="?", const="1", metavar="N|all|0",
+                        help="after the head, train the backbone's last N blocks (1 if N is left out, at most 8) with it, "
+                             "'all' of it from the images (slow without a GPU), or 0: not at all; built-in backbone only. "
+                             "Default (auto): the last block with the built-in backbone")
     parser.add_argument("--features", metavar="SHARDS",
                         help="Parquet shards of retrainkit-beam (a glob, folder or URI): their vectors and scan records "
                              "are taken into the local caches first, so only what they lack is computed here")

@@ -68,6 +68,7 @@ class TrainResult:
     fine_tuned: "FineTuned | None" = None
     report_page: Path | None = None
     open_set: OpenSet | None = None
+    fine_tune_note: str = ""
 
     def summary(self) -> str:
         lines = [
@@ -89,6 +90,8 @@ class TrainResult:
                           f"{tuned.validation_before * 100:.1f}% -> {tuned.validation_accuracy * 100:.1f}% (best epoch "
                           f"{tuned.history.best_epoch} of {tuned.history.epochs}, {tuned.history.seconds:.0f} s; "
                           f"{tuned.extracted} activations computed)."]
+        if self.fine_tune_note:
+            lines += ["", self.fine_tune_note]
         if self.open_set is not None:
             lines += ["", self.open_set.summary()]
         if self.accuracy_with_suspects is not None:
@@ -180,7 +183,7 @@ def _finish(run: _Run, target: Path, head, history: History, tflite: bool, drop_
                    test, test_probabilities, dropped, curves, time.perf_counter() - started, known)
     return TrainResult(target, labels, evaluation, history, validation_accuracy, counts, run.skipped,
                        time.perf_counter() - started, run.extracted, report, dropped, accuracy_with, run.root, fine_tuned,
-                       open_set=known)
+                       open_set=known, fine_tune_note=run.fine_tune_note)
 
 
 @dataclass
@@ -282,6 +285,8 @@ class _Run:
     extracted: int
     #: with --fine-tune N: the activations entering the first fine-tuned block, per split (train: every variant)
     at_cut: "AtCut | None" = None
+    #: why the default ("auto") did not fine-tune, in one line; "" when it did or was told
+    fine_tune_note: str = ""
 
 
 @dataclass
@@ -302,6 +307,7 @@ def _prepare(dataset, config, progress: bool, options: dict) -> _Run:
     placement = split(usable, _groups(analysis), settings.val_pct, settings.test_pct)
 
     backbone = backbones.load(settings.backbone, settings.image_size)
+    settings, fine_tune_note = settings.resolved(backbone.name == backbones.EMBEDDED)
     if settings.fine_tuning:
         if backbone.name != backbones.EMBEDDED:
             raise TrainError(f"--fine-tune works with the built-in {backbones.EMBEDDED}: a TF Hub or SavedModel backbone is "
@@ -332,7 +338,8 @@ def _prepare(dataset, config, progress: bool, options: dict) -> _Run:
         cache.close()
         if activations is not None:
             activations.close()
-    return _Run(root, settings, analysis, usable, skipped, labels, placement, backbone, data, plain, extracted, at_cut)
+    return _Run(root, settings, analysis, usable, skipped, labels, placement, backbone, data, plain, extracted, at_cut,
+                fine_tune_note)
 
 
 def _activation_cache(settings: TrainSettings, root: Path, backbone: backbones.Backbone, cut: int) -> BottleneckCache:

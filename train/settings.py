@@ -12,6 +12,13 @@ from .errors import TrainError
 
 #: `--fine-tune all`: every layer of the backbone trains, from the images.
 FINE_TUNE_ALL = "all"
+#: The default: the last block with the built-in backbone, off with a TF Hub or SavedModel one; see resolved().
+#: At every size measured it does not lose to the frozen head (bench/finetune.py, 5 folds x 3 partitions:
+#: +1.0 points at 20 photos a label, +0.9 at 50, +1.4 on all of flowers-dev), so no size keeps it off.
+FINE_TUNE_AUTO = "auto"
+#: What "auto" fine-tunes: the last block (ten variants of its recipe measured between +0.6 and +1.8 points,
+#: two or more blocks no better).
+FINE_TUNE_DEFAULT_BLOCKS = 1
 #: Deeper cuts cache activations too large per image (block 8 in: 14x14x80 floats, 63 KB).
 MAX_FINE_TUNE_BLOCKS = 8
 
@@ -40,9 +47,10 @@ class TrainSettings:
     cache_dir: str = ""
     #: images per batch when extracting bottlenecks
     extract_batch: int = 32
-    #: fine-tuning: how many of the backbone's last blocks to train with the head (0 = off; 1-8), or
-    #: "all" for the whole network, trained from the images (a string, so TOML takes both)
-    fine_tune: str = "0"
+    #: fine-tuning: how many of the backbone's last blocks to train with the head (0 = off; 1-8), "all" for
+    #: the whole network, trained from the images, or "auto": the last block with the built-in backbone,
+    #: else off (a string, so TOML takes all of them)
+    fine_tune: str = FINE_TUNE_AUTO
     fine_tune_epochs: int = 15
     #: the starting learning rate, which decays to 0 over fine_tune_epochs (cosine)
     fine_tune_learning_rate: float = 0.0001
@@ -92,9 +100,9 @@ class TrainSettings:
         spelled = str(self.fine_tune).strip().lower()
         if spelled != self.fine_tune:
             return replace(self, fine_tune=spelled).checked()
-        if spelled != FINE_TUNE_ALL and not (spelled.isdigit() and int(spelled) <= MAX_FINE_TUNE_BLOCKS):
-            raise TrainError(f"--fine-tune takes 1 to {MAX_FINE_TUNE_BLOCKS} (the last blocks) or 'all' (the whole network), "
-                             f"not {self.fine_tune!r}")
+        if spelled not in (FINE_TUNE_ALL, FINE_TUNE_AUTO) and not (spelled.isdigit() and int(spelled) <= MAX_FINE_TUNE_BLOCKS):
+            raise TrainError(f"--fine-tune takes 0 (off), 1 to {MAX_FINE_TUNE_BLOCKS} (the last blocks), 'all' (the whole "
+                             f"network) or 'auto' (the default), not {self.fine_tune!r}")
         if self.fine_tune_epochs < 1 or self.fine_tune_patience < 1 or min(self.fine_tune_learning_rate, self.fine_tune_all_learning_rate) <= 0:
             raise TrainError("fine-tuning's epochs, patience and learning rate must be positive")
         if self.fine_tune_max_examples < 0:
@@ -107,9 +115,19 @@ class TrainSettings:
             return self.fine_tune_epochs
         return max(1, min(self.fine_tune_epochs, self.fine_tune_max_examples // examples))
 
+    def resolved(self, built_in_backbone: bool) -> tuple["TrainSettings", str]:
+        """These settings with "auto" made "1" or "0" for this run, and why it is off in one line ("" otherwise)."""
+        if self.fine_tune != FINE_TUNE_AUTO:
+            return self, ""
+        if not built_in_backbone:
+            return self.but(fine_tune="0"), ("Not fine-tuned: a TF Hub or SavedModel backbone is a sealed graph; the "
+                                             "default fine-tunes the built-in backbone only.")
+        return self.but(fine_tune=str(FINE_TUNE_DEFAULT_BLOCKS)), ""
+
     @property
     def fine_tuning(self) -> bool:
-        return self.fine_tune != "0"
+        """After resolved(): whether this run fine-tunes."""
+        return self.fine_tune not in ("0", FINE_TUNE_AUTO)
 
     @property
     def fine_tune_all(self) -> bool:
