@@ -164,10 +164,12 @@ def _classify(paths, truth, labels, probabilities, unusual, distances, judged, s
         elif unusual[i] >= settings.offtopic_z or unlike_all[i] >= settings.offtopic_z:
             found.append(Suspect(paths[i], label, OFF_TOPIC, round(min(1.0, float(max(unusual[i], unlike_all[i])) / 10), 4),
                                  _unlike(label, labels, distances[i], truth[i], unusual[i], unlike_all[i] >= settings.offtopic_z)))
-        elif own[i] < OWN_LABEL_BELOW and not likely_other:
+        elif own[i] < OWN_LABEL_BELOW:
+            closest = labels[best_other[i]]
+            rest = (f"{closest} {probabilities[i, best_other[i]] * 100:.0f}%, yet it lies no nearer the {closest} photos"
+                    if likely_other else f"no other above {probabilities[i, best_other[i]] * 100:.0f}%")
             found.append(Suspect(paths[i], label, OFF_TOPIC, round(float(1 - own[i]) / 2, 4),
-                                 f"fits no label well: {label} only {own[i] * 100:.0f}% to a model that never saw it, "
-                                 f"no other above {probabilities[i, best_other[i]] * 100:.0f}%"))
+                                 f"fits no label well: {label} only {own[i] * 100:.0f}% to a model that never saw it, {rest}"))
     return found
 
 
