@@ -129,6 +129,7 @@ def test_train_and_curate_use_the_shards_and_redo_only_what_changed_here(beam_ru
     assert trained.returncode == 0, trained.stderr[-2000:]
     assert f"Imported bottleneck vectors: {len(expected) - 3} for efficientnet_lite0" in trained.stderr
     assert "1 bottlenecks computed" in trained.stdout, "only the file replaced here is extracted again"
+    assert "Not fine-tuned: the vectors come from retrainkit-beam shards" in trained.stderr  # the default, said
     metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
     assert sum(metrics["images"].values()) == len(expected) - 3
 

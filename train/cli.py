@@ -84,6 +84,13 @@ def _train(args: argparse.Namespace) -> int:
     options = {name: getattr(args, name) for name in (
         "backbone", "image_size", "epochs", "steps", "batch_size", "learning_rate", "val_pct", "test_pct", "augment", "seed",
         "cache_dir", "folds", "fine_tune", "known_pct")}
+    if args.features and _fine_tunes_by_default(args):
+        # the shards carry bottlenecks, not the activations fine-tuning starts from: every photo would go
+        # through the network here again, which is what the scale-out run was for
+        options["fine_tune"] = "0"
+        if not args.quiet:
+            print("Not fine-tuned: the vectors come from retrainkit-beam shards, which hold no activations at the cut "
+                  "(--fine-tune 1 computes them here).", file=sys.stderr, flush=True)
     if args.suspects_only:
         print(find_suspects_in(args.dataset, config=args.config, progress=not args.quiet, **options).summary(Path(args.dataset)))
         return 0
@@ -91,6 +98,12 @@ def _train(args: argparse.Namespace) -> int:
                    suspects=args.suspects, drop_suspects=args.drop_suspects, **options)
     print(result.summary())
     return 0
+
+
+def _fine_tunes_by_default(args: argparse.Namespace) -> bool:
+    from .settings import FINE_TUNE_AUTO, TrainSettings
+
+    return TrainSettings.load(args.config, fine_tune=args.fine_tune).fine_tune == FINE_TUNE_AUTO
 
 
 def _import_features(args: argparse.Namespace) -> None:

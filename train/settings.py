@@ -101,8 +101,8 @@ class TrainSettings:
         if spelled != self.fine_tune:
             return replace(self, fine_tune=spelled).checked()
         if spelled not in (FINE_TUNE_ALL, FINE_TUNE_AUTO) and not (spelled.isdigit() and int(spelled) <= MAX_FINE_TUNE_BLOCKS):
-            raise TrainError(f"--fine-tune takes 0 (off), 1 to {MAX_FINE_TUNE_BLOCKS} (the last blocks), 'all' (the whole "
-                             f"network) or 'auto' (the default), not {self.fine_tune!r}")
+            raise TrainError(f"--fine-tune takes 1 to {MAX_FINE_TUNE_BLOCKS} (the last blocks) or 'all' (the whole network), "
+                             f"0 (off) or 'auto' (the default), not {self.fine_tune!r}")
         if self.fine_tune_epochs < 1 or self.fine_tune_patience < 1 or min(self.fine_tune_learning_rate, self.fine_tune_all_learning_rate) <= 0:
             raise TrainError("fine-tuning's epochs, patience and learning rate must be positive")
         if self.fine_tune_max_examples < 0:
