@@ -195,25 +195,25 @@ def _fold_temperature(model: keras.Model, temperature: float) -> None:
 
 def probabilities(model: keras.Model, source: BatchSource) -> tuple[np.ndarray, np.ndarray]:
     """(softmax rows, their positions in `source`): rows a source could not decode are absent."""
-    rows, positions = [], []
-    for inputs, _, where in source.plain():
-        rows.append(tf.nn.softmax(_predict(model)(inputs)).numpy())
-        positions.append(where)
-    if not rows:
-        return np.zeros((0, model.output_shape[-1]), np.float32), np.zeros(0, np.int64)
-    return np.concatenate(rows), np.concatenate(positions)
+    logits = _predict(model)
+    return _over_plain(lambda inputs: tf.nn.softmax(logits(inputs)), source, model.output_shape[-1])
 
 
 def features(model: keras.Model, source: BatchSource) -> tuple[np.ndarray, np.ndarray]:
     """(the fine-tuned network's pooled features, the head's input, per plain example; their positions):
     the space the exported model's novelty reference lives in."""
     network = _network(model)
+    return _over_plain(_predict(network), source, network.output_shape[-1])
+
+
+def _over_plain(function, source: BatchSource, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """`function` over a source's plain batches: (its rows, their positions in `source`)."""
     rows, positions = [], []
     for inputs, _, where in source.plain():
-        rows.append(_predict(network)(inputs).numpy())
+        rows.append(function(inputs).numpy())
         positions.append(where)
     if not rows:
-        return np.zeros((0, network.output_shape[-1]), np.float32), np.zeros(0, np.int64)
+        return np.zeros((0, width), np.float32), np.zeros(0, np.int64)
     return np.concatenate(rows), np.concatenate(positions)
 
 

@@ -6,8 +6,8 @@ with fewer photos); its novelty is the distance to the nearest label. The refere
 training photos, a per-label sample of them past `REFERENCE_CAP`. A copy of a reference photo
 scores about 0 (`NEAREST_FACTOR`).
 
-Why this score: on flowers-dev with a fifth label held out (bench/open_set.py; /tmp explorations on
-frozen Lite0 features, 5-fold, at a threshold that 2% of the labels' own test photos pass) the
+Why this score: on flowers-dev with a fifth label held out (bench/open_set.py, and numpy experiments on
+its cached frozen Lite0 features, 5-fold, at a threshold that 2% of the labels' own test photos pass) the
 k-th-nearest distance flags 95-96% of ood-dev's everyday photos (AUROC 0.995); the softmax's
 confidence (MSP) or energy flag 23-30%, relative Mahalanobis 25%, ImageNet-class agreement 80%,
 and neither fusing kNN with those nor power-transforming the features lifted its tail. Per label
@@ -77,7 +77,7 @@ class Reference:
     """The photos a model compares a new photo with: unit vectors sorted by label, and what the threshold is."""
 
     vectors: np.ndarray
-    #: per label (in label order), its rows of `vectors` as (start, end, k)
+    #: per label (in label order), its rows of `vectors` as (start, end, k); an empty range is infinitely far
     ranges: list[tuple[int, int, int]]
     calibration: Calibration
 
@@ -87,7 +87,8 @@ def label_distances(features, vectors, ranges: list[tuple[int, int, int]], exclu
     NEAREST_FACTOR x to its nearest where that is smaller (a copy of a reference photo: about 0).
 
     `excluded` (bool, queries x reference) leaves pairs out: a photo and its near-duplicates when a
-    reference photo is scored against the others; a label left with fewer than k photos is infinitely far.
+    reference photo is scored against the others; a label left with fewer than k photos, or with none, is
+    infinitely far.
     """
     queries = tf.math.l2_normalize(tf.cast(features, tf.float32), axis=1)
     similarity = tf.matmul(queries, tf.cast(vectors, tf.float32), transpose_b=True)
@@ -95,6 +96,9 @@ def label_distances(features, vectors, ranges: list[tuple[int, int, int]], exclu
         similarity = tf.where(excluded, tf.constant(-np.inf, tf.float32), similarity)
     columns = []
     for start, end, k in ranges:
+        if end == start:  # no photo of this label: never the nearest
+            columns.append(tf.fill(tf.shape(similarity)[:1], tf.constant(np.inf, tf.float32)))
+            continue
         nearest = 1.0 - tf.math.top_k(similarity[:, start:end], k=k).values
         columns.append(tf.minimum(nearest[:, -1], NEAREST_FACTOR * nearest[:, 0]))
     return tf.maximum(tf.stack(columns, axis=1), 0.0)  # rounding puts a copy a hair below 0
@@ -121,7 +125,7 @@ def label_ranges(labels: np.ndarray, classes: int, leave_one_out: bool = True) -
 
 def scores(features: np.ndarray, reference: Reference) -> np.ndarray:
     """Novelty of feature rows against a built reference (numpy in, numpy out), in blocks."""
-    return _blocked(unit(features), reference)
+    return _blocked(unit(features), reference.vectors, reference.ranges)
 
 
 def build_reference(train_features: np.ndarray, train_labels: np.ndarray, train_groups: list[int],
@@ -137,26 +141,20 @@ def build_reference(train_features: np.ndarray, train_labels: np.ndarray, train_
     chosen = _sample(labels, cap, seed)
     chosen = chosen[np.argsort(labels[chosen], kind="stable")]  # label-sorted: each label a slice
     classes = int(labels.max()) + 1 if len(labels) else 0
-    ranges = _usable(label_ranges(labels[chosen], classes))
-    uncalibrated = Reference(train[chosen], ranges, None)  # type: ignore[arg-type]
+    vectors, ranges = train[chosen], label_ranges(labels[chosen], classes)
     groups = np.asarray(train_groups)
     left_out = np.setdiff1d(np.arange(len(train)), chosen)
-    parts = [_leave_one_out(uncalibrated, groups[chosen])]
+    parts = [_leave_one_out(vectors, ranges, groups[chosen])]
     if len(left_out):
-        parts.append(_blocked(train[left_out], uncalibrated))
-    validation = _blocked(unit(validation_features), uncalibrated) if len(validation_features) else np.zeros(0)
+        parts.append(_blocked(train[left_out], vectors, ranges))
+    validation = _blocked(unit(validation_features), vectors, ranges) if len(validation_features) else np.zeros(0)
     parts.append(validation)
     calibration_scores = np.concatenate(parts)
     threshold = float(np.percentile(calibration_scores, known_pct)) if len(calibration_scores) else float("inf")
     kept = float((validation <= threshold).mean() * 100) if len(validation) else None
     calibration = Calibration(round(threshold, 6), float(known_pct), NEIGHBOURS, len(chosen), len(calibration_scores),
                               None if kept is None else round(kept, 2))
-    return Reference(train[chosen].astype(np.float16), ranges, calibration)
-
-
-def _usable(ranges: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
-    """Labels with no reference rows cannot be near anything: left out of the score (top_k needs rows)."""
-    return [r for r in ranges if r[1] > r[0]]
+    return Reference(vectors.astype(np.float16), ranges, calibration)
 
 
 def _sample(labels: np.ndarray, cap: int, seed: int) -> np.ndarray:
@@ -172,17 +170,16 @@ def _sample(labels: np.ndarray, cap: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(chosen))[:cap]
 
 
-def _blocked(queries: np.ndarray, reference: Reference) -> np.ndarray:
-    out = [novelty(queries[start:start + _BLOCK], reference.vectors, reference.ranges).numpy()
-           for start in range(0, len(queries), _BLOCK)]
+def _blocked(queries: np.ndarray, vectors: np.ndarray, ranges: list[tuple[int, int, int]]) -> np.ndarray:
+    out = [novelty(queries[start:start + _BLOCK], vectors, ranges).numpy() for start in range(0, len(queries), _BLOCK)]
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
-def _leave_one_out(reference: Reference, groups: np.ndarray) -> np.ndarray:
+def _leave_one_out(vectors: np.ndarray, ranges: list[tuple[int, int, int]], groups: np.ndarray) -> np.ndarray:
     """Each reference photo against the others, its near-duplicates left out (a label of copies stays honest)."""
-    vectors, out = reference.vectors, []
+    out = []
     for start in range(0, len(vectors), _BLOCK):
         excluded = groups[start:start + _BLOCK, None] == groups[None, :]
-        out.append(novelty(vectors[start:start + _BLOCK], vectors, reference.ranges, excluded).numpy())
+        out.append(novelty(vectors[start:start + _BLOCK], vectors, ranges, excluded).numpy())
     scored = np.concatenate(out) if out else np.zeros(0, np.float32)
     return scored[np.isfinite(scored)]  # a photo whose every other reference photo is its copy says nothing

@@ -62,15 +62,15 @@ class OpenSet:
 
 def open_set(splits: dict[str, SplitFeatures], labels: list[str], groups: list[list[str]], settings: TrainSettings) -> OpenSet:
     """The reference from the training photos, calibrated to settings.known_pct; validation and test scored."""
-    train = splits[TRAIN].one_per_photo()
+    photos = {name: rows.one_per_photo() for name, rows in splits.items()}
+    train = photos[TRAIN]
     group_of = {path: number for number, members in enumerate(groups) for path in members}
     train_groups = [group_of.get(path, len(groups) + i) for i, path in enumerate(train.paths)]
-    validation = splits[VALIDATION].one_per_photo()
-    reference = build_reference(train.features, train.labels, train_groups, validation.features, settings.known_pct,
-                                settings.seed)
+    reference = build_reference(train.features, train.labels, train_groups, photos[VALIDATION].features,
+                                settings.known_pct, settings.seed)
     result = OpenSet(reference)
     for name in (VALIDATION, TEST):
-        rows = splits[name].one_per_photo()
+        rows = photos[name]
         novelty = scores(rows.features, reference) if len(rows.paths) else np.zeros(0)
         past = np.flatnonzero(novelty > reference.calibration.threshold)
         past = past[np.argsort(-novelty[past])]

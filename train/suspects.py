@@ -183,12 +183,10 @@ def _out_of_fold_distances(features: np.ndarray, truth: np.ndarray, folds: np.nd
         reference = np.flatnonzero(folds != fold)
         reference = reference[np.argsort(truth[reference], kind="stable")]
         ranges = label_ranges(truth[reference], classes, leave_one_out=False)
-        present = [j for j, (start, end, _) in enumerate(ranges) if end > start]
         queries = np.flatnonzero(folds == fold)
         for start in range(0, len(queries), block):
             rows = queries[start:start + block]
-            found = label_distances(vectors[rows], vectors[reference], [ranges[j] for j in present]).numpy()
-            distances[np.ix_(rows, present)] = found
+            distances[rows] = label_distances(vectors[rows], vectors[reference], ranges).numpy()
     return distances
 
 
