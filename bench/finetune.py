@@ -92,7 +92,7 @@ def main() -> None:
         else:
             cut = run.at_cut.cut
             inputs, row_labels, row_paths = run.at_cut.data[TRAIN]
-            inputs = inputs.reshape(-1, *efficientnet_lite.activation_shape(cut))
+            inputs = inputs.reshape(-1, *efficientnet_lite.LITE0.activation_shape(cut))
             position = {r.path: i for i, r in enumerate(run.usable)}
             photo_of_row = np.array([position[p] for p in row_paths])
             plain_row = np.r_[True, photo_of_row[1:] != photo_of_row[:-1]]  # each photo's rows: plain first
@@ -114,7 +114,7 @@ def main() -> None:
                 head_time = time.perf_counter() - started
                 frozen_accuracy = float((head(run.plain[test], training=False).numpy().argmax(1) == truth[test]).mean())
                 started = time.perf_counter()
-                model = build_model(cut, head, settings)
+                model = build_model(efficientnet_lite.LITE0, cut, head, settings)
                 history = fine_tune(model, source(training, True), source(validation, False), len(run.labels), settings,
                                     Path(logs), False)
                 tune_time = time.perf_counter() - started

@@ -24,17 +24,17 @@ from train.settings import TrainSettings
 def test_only_the_unfrozen_blocks_change(tmp_path):
     settings = TrainSettings(fine_tune_epochs=3, fine_tune_learning_rate=0.0001, dropout=0.0)
     cut = 15
-    shape = efficientnet_lite.activation_shape(cut)
+    shape = efficientnet_lite.LITE0.activation_shape(cut)
     rng = np.random.default_rng(0)
     activations = np.abs(rng.normal(0, 0.3, (24, *shape))).astype(np.float32)
     labels = np.arange(24) % 3
     for i, label in enumerate(labels):  # a learnable signal: each label lights up its own channels
         activations[i, :, :, label * 64:(label + 1) * 64] += 1.0
-    model = build_model(cut, build_head(efficientnet_lite.FEATURES, 3, settings), settings)
+    model = build_model(efficientnet_lite.LITE0, cut, build_head(efficientnet_lite.FEATURES, 3, settings), settings)
     history = fine_tune(model, ArrayBatches(activations, labels, 32), ArrayBatches(activations, labels, 32), 3, settings, tmp_path,
                         progress=False)
     assert history.best_epoch > 0  # validation is the training data here: every epoch fits it better
-    network, original = efficientnet_lite.build(), efficientnet_lite.build()
+    network, original = efficientnet_lite.LITE0.build(), efficientnet_lite.LITE0.build()
     assert copy_into_backbone(model, network) == 4  # block 15: expand, depthwise, project; then the head conv
     changed = {layer.name for layer in network.layers
                if layer.weights and any(not np.array_equal(a, b) for a, b in zip(layer.get_weights(), original.get_layer(layer.name).get_weights()))}
@@ -44,8 +44,8 @@ def test_only_the_unfrozen_blocks_change(tmp_path):
 def test_one_pass_gives_the_backbones_features_and_the_activations_at_the_cut():
     """The split network that fills both caches at once computes what the two networks apart compute."""
     images = np.random.default_rng(2).uniform(-1, 1, (3, 224, 224, 3)).astype(np.float32)
-    activations, features = efficientnet_lite.build_split(15)(images, training=False)
-    network = efficientnet_lite.build()
+    activations, features = efficientnet_lite.LITE0.build_split(15)(images, training=False)
+    network = efficientnet_lite.LITE0.build()
     entering_block15 = keras.Model(network.input, network.get_layer("block15_expand").input)
     np.testing.assert_allclose(features, network(images, training=False), atol=1e-5)
     np.testing.assert_allclose(activations, entering_block15(images, training=False), atol=1e-5)
@@ -56,9 +56,9 @@ def test_a_big_set_gets_fewer_epochs_within_the_example_budget(tmp_path):
     assert [settings.fine_tune_epochs_for(n) for n in (3, 24, 50, 80)] == [15, 2, 1, 1]
     assert settings.but(fine_tune_max_examples=0).fine_tune_epochs_for(10**6) == 15
     cut = 15
-    activations = np.random.default_rng(4).uniform(0, 1, (24, *efficientnet_lite.activation_shape(cut))).astype(np.float32)
+    activations = np.random.default_rng(4).uniform(0, 1, (24, *efficientnet_lite.LITE0.activation_shape(cut))).astype(np.float32)
     labels = np.arange(24) % 2
-    model = build_model(cut, build_head(efficientnet_lite.FEATURES, 2, settings), settings)
+    model = build_model(efficientnet_lite.LITE0, cut, build_head(efficientnet_lite.FEATURES, 2, settings), settings)
     history = fine_tune(model, ArrayBatches(activations, labels, 8), ArrayBatches(activations, labels, 8), 2, settings, tmp_path,
                         progress=False)
     assert history.epochs == 2 and len(history.curve) == 3
@@ -84,9 +84,9 @@ def test_early_stopping_keeps_the_best_epoch(tmp_path):
     settings = TrainSettings(fine_tune_epochs=6, fine_tune_patience=2, fine_tune_learning_rate=0.003, dropout=0.0)
     cut = 15
     rng = np.random.default_rng(1)
-    activations = np.abs(rng.normal(0, 1, (32, *efficientnet_lite.activation_shape(cut)))).astype(np.float32)
+    activations = np.abs(rng.normal(0, 1, (32, *efficientnet_lite.LITE0.activation_shape(cut)))).astype(np.float32)
     labels = np.arange(32) % 2
-    model = build_model(cut, build_head(efficientnet_lite.FEATURES, 2, settings), settings)
+    model = build_model(efficientnet_lite.LITE0, cut, build_head(efficientnet_lite.FEATURES, 2, settings), settings)
     history = fine_tune(model, ArrayBatches(activations, labels, 32), ArrayBatches(activations[:16], 1 - labels[:16], 32), 2, settings,
                         tmp_path, progress=False)
     assert history.best_epoch < history.epochs
@@ -165,14 +165,14 @@ def test_fine_tune_all_trains_every_layer_from_the_images_with_progress(tmp_path
     source = ImageBatches(jobs, labels, [p.name for p, _ in photos], backbone, 4, seed=0)
     settings = TrainSettings(fine_tune="all", fine_tune_epochs=2, fine_tune_all_learning_rate=0.001, dropout=0.0)
     head = build_head(efficientnet_lite.FEATURES, 2, settings)
-    model = build_model(None, head, settings)
+    model = build_model(efficientnet_lite.LITE0, None, head, settings)
     history = fine_tune(model, source, ImageBatches(jobs, labels, [], backbone, 4, augment=False), 2, settings,
                         tmp_path, progress=True)
     assert history.best_epoch > 0  # validation is the training photos: an epoch of training fits them better
     assert [e.epoch for e in history.curve] == [0, 1, 2] and history.curve[1].train_loss is not None
     shown = capsys.readouterr().err
     assert re.search(r"fine-tune: .*\d+/24 .*\d\d:\d\d<\d\d:\d\d", shown), shown[-300:]  # progress with an ETA
-    network, original = efficientnet_lite.build(), efficientnet_lite.build()
+    network, original = efficientnet_lite.LITE0.build(), efficientnet_lite.LITE0.build()
     copy_into_backbone(model, network)
     unchanged = {layer.name for layer in network.layers if layer.weights
                  and all(np.array_equal(a, b) for a, b in zip(layer.get_weights(), original.get_layer(layer.name).get_weights()))}

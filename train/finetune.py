@@ -99,18 +99,18 @@ class FineTuneHistory:
     seconds: float = 0.0
 
 
-def cut_for(blocks: int) -> int:
-    """The first block trained when the last `blocks` blocks are unfrozen."""
-    total = len(efficientnet_lite.BLOCKS)
+def cut_for(blocks: int, lite: efficientnet_lite.Variant) -> int:
+    """The first block trained when the last `blocks` blocks of `lite` are unfrozen."""
+    total = len(lite.blocks)
     if not 1 <= blocks <= MAX_FINE_TUNE_BLOCKS:
         raise TrainError(f"--fine-tune takes 1 to {MAX_FINE_TUNE_BLOCKS} blocks (the last ones of {total}) or 'all'")
     return total - blocks
 
 
-def build_model(cut: int | None, head: keras.Model, settings: TrainSettings) -> keras.Model:
+def build_model(lite: efficientnet_lite.Variant, cut: int | None, head: keras.Model, settings: TrainSettings) -> keras.Model:
     """The trained part and the head, warm-started: activations entering block `cut` -> logits, or with
     `cut` None (--fine-tune all) the image -> logits through the whole backbone, ImageNet weights."""
-    network = efficientnet_lite.build() if cut is None else efficientnet_lite.build_top(cut)
+    network = lite.build() if cut is None else lite.build_top(cut)
     inputs = keras.Input(network.input_shape[1:], name="image" if cut is None else "activations")
     x = keras.layers.Dropout(settings.dropout, seed=settings.seed)(network(inputs))
     dense = keras.layers.Dense(head.output_shape[-1], kernel_regularizer=keras.regularizers.L2(settings.l2), name="logits")

@@ -24,7 +24,7 @@ import curate
 from curate.settings import CurateSettings
 from curate.tree import labels as tree_labels
 
-from . import backbones, efficientnet_lite
+from . import backbones
 from .bottlenecks import GONE, BottleneckCache, Job, extract, job_for, key_for
 from .errors import TrainError
 from .evaluate import Evaluation, evaluate, write
@@ -226,12 +226,12 @@ def _fine_tune(run: _Run, head, dropped: set[str], target: Path, progress: bool)
 def _fine_tune_from_activations(run: _Run, head, dropped: set[str], target: Path, progress: bool):
     """The last blocks, from the activations at the cut (extracted with the bottlenecks, cached per image and variant)."""
     settings, at_cut = run.settings, run.at_cut
-    shape = efficientnet_lite.activation_shape(at_cut.cut)
+    shape = run.backbone.lite.activation_shape(at_cut.cut)
     arrays = {name: (rows[0].reshape(-1, *shape), rows[1], rows[2]) for name, rows in at_cut.data.items()}
     arrays[TRAIN] = _without(arrays[TRAIN], dropped)
     sources = {name: ArrayBatches(inputs, labels, settings.batch_size, settings.seed, paths)
                for name, (inputs, labels, paths) in arrays.items()}
-    model = build_fine_tune_model(at_cut.cut, head, settings)
+    model = build_fine_tune_model(run.backbone.lite, at_cut.cut, head, settings)
     history = fine_tune(model, sources[TRAIN], sources[VALIDATION], len(run.labels), settings, target / "logs", progress)
     return model, history, sources, at_cut.computed
 
@@ -250,7 +250,7 @@ def _fine_tune_from_images(run: _Run, head, dropped: set[str], target: Path, pro
     if progress:
         where = "on the GPU" if tf.config.list_physical_devices("GPU") else "on the CPU (a GPU is much faster: TensorFlow uses one it sees)"
         print(f"Fine-tuning the whole network from {len(sources[TRAIN])} training photos, {where}.", file=sys.stderr, flush=True)
-    model = build_fine_tune_model(None, head, settings)
+    model = build_fine_tune_model(run.backbone.lite, None, head, settings)
     history = fine_tune(model, sources[TRAIN], sources[VALIDATION], len(run.labels), settings, target / "logs", progress)
     return model, history, sources, 0
 
@@ -307,20 +307,20 @@ def _prepare(dataset, config, progress: bool, options: dict) -> _Run:
     placement = split(usable, _groups(analysis), settings.val_pct, settings.test_pct)
 
     backbone = backbones.load(settings.backbone, settings.image_size)
-    settings, fine_tune_note = settings.resolved(backbone.name == backbones.EMBEDDED)
+    settings, fine_tune_note = settings.resolved(backbone.lite is not None)
     if settings.fine_tuning:
-        if backbone.name != backbones.EMBEDDED:
-            raise TrainError(f"--fine-tune works with the built-in {backbones.EMBEDDED}: a TF Hub or SavedModel backbone is "
+        if backbone.lite is None:
+            raise TrainError(f"--fine-tune works with the built-in {', '.join(backbones.BUILT_IN)}: a TF Hub or SavedModel backbone is "
                              "a sealed graph whose blocks cannot be unfrozen one by one; train its head without --fine-tune")
     cache = BottleneckCache(settings.cache_folder(root), backbone.id)
-    cut = cut_for(settings.fine_tune_blocks) if settings.fine_tuning and not settings.fine_tune_all else None
+    cut = cut_for(settings.fine_tune_blocks, backbone.lite) if settings.fine_tuning and not settings.fine_tune_all else None
     activations = None if cut is None else _activation_cache(settings, root, backbone, cut)
     try:
         jobs = _jobs(root, usable, placement, settings.augment)
         caches, network, what, lacking = [cache], None, "bottlenecks", set()
-        if activations is not None:  # one pass of each photo fills both caches (see efficientnet_lite.build_split)
+        if activations is not None:  # one pass of each photo fills both caches (see Variant.build_split)
             jobs = list(dict.fromkeys(jobs + _jobs(root, usable, placement, _fine_tune_variants(settings))))
-            caches, network, what = [activations, cache], efficientnet_lite.build_split(cut), "bottlenecks + activations"
+            caches, network, what = [activations, cache], backbone.lite.build_split(cut), "bottlenecks + activations"
             lacking = activations.missing([j.key for j in jobs])
         extracted, failed = extract(jobs, backbone, caches, settings.extract_batch, progress, network=network, what=what)
         failed_keys = {j.key for j in failed}
@@ -362,7 +362,7 @@ def _judge(run: _Run, best_epoch: int) -> SuspectReport:
     paths = [r.path for r in run.usable]
     truth = np.array([index[r.label] for r in run.usable], dtype=np.int64)
     fold_of = folds(run.usable, groups, run.settings.folds)
-    imagenet = efficientnet_lite.imagenet_classifier() if run.backbone.name == backbones.EMBEDDED else None
+    imagenet = run.backbone.lite.imagenet_classifier() if run.backbone.lite is not None else None
     report = find_suspects(paths, truth, run.labels, run.plain, fold_of, run.settings,
                            max(best_epoch, MIN_FOLD_EPOCHS), imagenet)
     write_suspects(run.root, report)

@@ -25,7 +25,8 @@ MAX_FINE_TUNE_BLOCKS = 8
 
 @dataclass(frozen=True)
 class TrainSettings:
-    #: "efficientnet_lite0" (embedded, offline), a TF Hub handle, or a local SavedModel folder
+    #: "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2" (built in, offline), a TF Hub handle,
+    #: or a local SavedModel folder
     backbone: str = "efficientnet_lite0"
     #: input size for hub/local backbones whose size is not known; 0 means "look it up"
     image_size: int = 0
