@@ -1,6 +1,7 @@
 """Benchmark: cross-validated accuracy of the frozen backbone (head only) against `--fine-tune`.
 
-    python bench/finetune.py [--data ../shared/data/flowers-dev] [--folds 5] [--repeats 1] [--blocks 1|...|8|all]
+    python bench/finetune.py [--data ../shared/data/flowers-dev] [--backbone efficientnet_lite0] [--folds 5]
+                             [--repeats 1] [--blocks 1|...|8|all]
 
 The tree is copied to a temporary folder (curate and the caches write beside the photos). Every
 photo goes through the network once, as in `train --fine-tune`: its bottleneck, and the activations
@@ -26,6 +27,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +53,7 @@ def copy_tree(source: Path, target: Path, per_label: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=str(FLOWERS))
+    parser.add_argument("--backbone", default="efficientnet_lite0", help="a built-in backbone (efficientnet_lite0/1/2)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=1, help="partitions of the k folds (repeated cross-validation)")
     parser.add_argument("--blocks", default="1", help="last blocks fine-tuned (1-8), or 'all' (from the images)")
@@ -58,98 +61,119 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, help="fine-tuning's epochs at most (default: [train]'s)")
     parser.add_argument("--per-label", type=int, default=0, help="keep this many photos of each label (a fixed random draw)")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        tree = Path(scratch) / "tree"
+        copy_tree(Path(args.data), tree, args.per_label)
+        cross_validate(tree, args.backbone, args.blocks, args.folds, args.repeats, args.learning_rate, args.epochs)
+
+
+@dataclass
+class CrossValidation:
+    """Per fold (partitions one after the other): test accuracy frozen and fine-tuned, and the seconds of each."""
+
+    frozen: np.ndarray
+    tuned: np.ndarray
+    head_seconds: np.ndarray
+    tune_seconds: np.ndarray
+    #: bottlenecks (and activations at the cut) of every photo, from empty caches
+    extraction_seconds: float
+    photos: int
+
+
+def cross_validate(tree: Path, backbone: str, blocks: str, folds_count: int, repeats: int,
+                   learning_rate: float | None = None, epochs: int | None = None) -> CrossValidation:
+    """Frozen and fine-tuned accuracy per fold of `tree` (a scratch copy: caches are written in it)."""
     from train.quiet_tf import import_tensorflow
 
     import_tensorflow()
-    from train import efficientnet_lite
+    from train.bottlenecks import job_for
     from train.finetune import ArrayBatches, build_model, fine_tune
     from train.finetune import probabilities as tuned_probabilities
     from train.finetune_images import ImageBatches
     from train.head import train_head
-    from train.bottlenecks import job_for
     from train.pipeline import _groups, _prepare
     from train.split import TRAIN, folds
 
-    with tempfile.TemporaryDirectory() as scratch:
-        tree = Path(scratch) / "tree"
-        copy_tree(Path(args.data), tree, args.per_label)
+    started = time.perf_counter()
+    # every photo "trains" in _prepare, so every photo gets its augmented variants at the cut
+    run = _prepare(tree, None, True, {"test_pct": 0, "val_pct": 0, "fine_tune": blocks, "backbone": backbone})
+    lite = run.backbone.lite
+    settings = run.settings.but(fine_tune_epochs=epochs or run.settings.fine_tune_epochs)
+    if learning_rate:
+        settings = settings.but(fine_tune_learning_rate=learning_rate, fine_tune_all_learning_rate=learning_rate)
+    index = {label: i for i, label in enumerate(run.labels)}
+    truth = np.array([index[r.label] for r in run.usable])
+    if settings.fine_tune_all:
+        cut = None
+        jobs = [job_for(tree, r) for r in run.usable]
+
+        def source(rows: np.ndarray, augment: bool):
+            picked = np.flatnonzero(rows)
+            return ImageBatches([jobs[i] for i in picked], truth[picked], [run.usable[i].path for i in picked], run.backbone,
+                                settings.batch_size, settings.seed, augment)
+    else:
+        cut = run.at_cut.cut
+        inputs, row_labels, row_paths = run.at_cut.data[TRAIN]
+        inputs = inputs.reshape(-1, *lite.activation_shape(cut))
+        position = {r.path: i for i, r in enumerate(run.usable)}
+        photo_of_row = np.array([position[p] for p in row_paths])
+        plain_row = np.r_[True, photo_of_row[1:] != photo_of_row[:-1]]  # each photo's rows: plain first
+
+        def source(rows: np.ndarray, augment: bool):
+            picked = rows[photo_of_row] & (True if augment else plain_row)
+            return ArrayBatches(inputs[picked], row_labels[picked], settings.batch_size, settings.seed,
+                                [row_paths[i] for i in np.flatnonzero(picked)])
+    extraction = time.perf_counter() - started
+    cached = "" if cut is None else f" + activations at block {cut} of each photo and {len(inputs) / len(truth) - 1:.0f} augmented variant(s)"
+    print(f"{len(truth)} photos, {len(run.labels)} labels; extraction (bottlenecks{cached}) {extraction:.0f} s")
+
+    def one_fold(training: np.ndarray, validation: np.ndarray, test: np.ndarray):
+        """(frozen accuracy, fine-tuned accuracy, head seconds, fine-tune seconds, fine-tuning's history) on test."""
         started = time.perf_counter()
-        # every photo "trains" in _prepare, so every photo gets its augmented variants at the cut
-        run = _prepare(tree, None, True, {"test_pct": 0, "val_pct": 0, "fine_tune": args.blocks})
-        settings = run.settings.but(fine_tune_epochs=args.epochs or run.settings.fine_tune_epochs)
-        if args.learning_rate:
-            settings = settings.but(fine_tune_learning_rate=args.learning_rate, fine_tune_all_learning_rate=args.learning_rate)
-        index = {label: i for i, label in enumerate(run.labels)}
-        truth = np.array([index[r.label] for r in run.usable])
-        if settings.fine_tune_all:
-            cut = None
-            jobs = [job_for(tree, r) for r in run.usable]
-
-            def source(rows: np.ndarray, augment: bool):
-                picked = np.flatnonzero(rows)
-                return ImageBatches([jobs[i] for i in picked], truth[picked], [run.usable[i].path for i in picked], run.backbone,
-                                    settings.batch_size, settings.seed, augment)
-        else:
-            cut = run.at_cut.cut
-            inputs, row_labels, row_paths = run.at_cut.data[TRAIN]
-            inputs = inputs.reshape(-1, *efficientnet_lite.LITE0.activation_shape(cut))
-            position = {r.path: i for i, r in enumerate(run.usable)}
-            photo_of_row = np.array([position[p] for p in row_paths])
-            plain_row = np.r_[True, photo_of_row[1:] != photo_of_row[:-1]]  # each photo's rows: plain first
-
-            def source(rows: np.ndarray, augment: bool):
-                picked = rows[photo_of_row] & (True if augment else plain_row)
-                return ArrayBatches(inputs[picked], row_labels[picked], settings.batch_size, settings.seed,
-                                    [row_paths[i] for i in np.flatnonzero(picked)])
-        extraction = time.perf_counter() - started
-        cached = "" if cut is None else f" + activations at block {cut} of each photo and {len(inputs) / len(truth) - 1:.0f} augmented variant(s)"
-        print(f"{len(truth)} photos, {len(run.labels)} labels; extraction (bottlenecks{cached}) {extraction:.0f} s")
-
-        def one_fold(training: np.ndarray, validation: np.ndarray, test: np.ndarray):
-            """(frozen accuracy, fine-tuned accuracy, head seconds, fine-tune seconds, fine-tuning's history) on test."""
+        with tempfile.TemporaryDirectory() as logs:
+            head, _ = train_head(run.plain[training], truth[training], run.plain[validation], truth[validation],
+                                 len(run.labels), settings, Path(logs), False)
+            head_time = time.perf_counter() - started
+            frozen_accuracy = float((head(run.plain[test], training=False).numpy().argmax(1) == truth[test]).mean())
             started = time.perf_counter()
-            with tempfile.TemporaryDirectory() as logs:
-                head, _ = train_head(run.plain[training], truth[training], run.plain[validation], truth[validation],
-                                     len(run.labels), settings, Path(logs), False)
-                head_time = time.perf_counter() - started
-                frozen_accuracy = float((head(run.plain[test], training=False).numpy().argmax(1) == truth[test]).mean())
-                started = time.perf_counter()
-                model = build_model(efficientnet_lite.LITE0, cut, head, settings)
-                history = fine_tune(model, source(training, True), source(validation, False), len(run.labels), settings,
-                                    Path(logs), False)
-                tune_time = time.perf_counter() - started
-            test_source = source(test, False)
-            predicted, rows = tuned_probabilities(model, test_source)
-            tuned_accuracy = float((predicted.argmax(1) == test_source.labels[rows]).mean())
-            return frozen_accuracy, tuned_accuracy, head_time, tune_time, history
+            model = build_model(lite, cut, head, settings)
+            history = fine_tune(model, source(training, True), source(validation, False), len(run.labels), settings,
+                                Path(logs), False)
+            tune_time = time.perf_counter() - started
+        test_source = source(test, False)
+        predicted, rows = tuned_probabilities(model, test_source)
+        tuned_accuracy = float((predicted.argmax(1) == test_source.labels[rows]).mean())
+        return frozen_accuracy, tuned_accuracy, head_time, tune_time, history
 
-        frozen, tuned, head_seconds, tune_seconds = [], [], [], []
-        groups = _groups(run.analysis)
-        for repeat in range(args.repeats):
-            fold_of = folds(run.usable, groups, args.folds, repeat)
-            fold = np.array([fold_of[r.path] for r in run.usable])
-            for k in range(args.folds):
-                test, validation = fold == k, fold == (k + 1) % args.folds
-                *scores, history = one_fold(~test & ~validation, validation, test)
-                for numbers, value in zip((frozen, tuned, head_seconds, tune_seconds), scores):
-                    numbers.append(value)
-                partition = f"partition {repeat} " if args.repeats > 1 else ""
-                print(f"{partition}fold {k}: frozen {frozen[-1] * 100:.1f}%  fine-tuned {tuned[-1] * 100:.1f}%  "
-                      f"(head {head_seconds[-1]:.1f} s, fine-tune {tune_seconds[-1]:.1f} s, "
-                      f"best epoch {history.best_epoch} of {history.epochs})", flush=True)
-        if args.repeats > 1:
-            for repeat in range(args.repeats):
-                these = slice(repeat * args.folds, (repeat + 1) * args.folds)
-                print(f"partition {repeat}: frozen {np.mean(frozen[these]) * 100:.1f}%, fine-tuned {np.mean(tuned[these]) * 100:.1f}%, "
-                      f"gain {(np.mean(tuned[these]) - np.mean(frozen[these])) * 100:+.1f} points")
-        gain = np.array(tuned) - np.array(frozen)
-        print(f"{args.folds}-fold CV{f' x {args.repeats} partitions' if args.repeats > 1 else ''}: frozen {np.mean(frozen) * 100:.1f}% (+-{np.std(frozen) * 100:.1f}), "
-              f"--fine-tune {args.blocks}: {np.mean(tuned) * 100:.1f}% (+-{np.std(tuned) * 100:.1f}); "
-              f"paired gain {gain.mean() * 100:+.1f} points (+-{gain.std() * 100:.1f})")
-        per_photo = extraction / len(truth)
-        print(f"time: extraction {per_photo * 1000:.0f} ms a photo; per fold head {np.mean(head_seconds):.1f} s, "
-              f"fine-tune {np.mean(tune_seconds):.1f} s")
+    frozen, tuned, head_seconds, tune_seconds = [], [], [], []
+    groups = _groups(run.analysis)
+    for repeat in range(repeats):
+        fold_of = folds(run.usable, groups, folds_count, repeat)
+        fold = np.array([fold_of[r.path] for r in run.usable])
+        for k in range(folds_count):
+            test, validation = fold == k, fold == (k + 1) % folds_count
+            *scores, history = one_fold(~test & ~validation, validation, test)
+            for numbers, value in zip((frozen, tuned, head_seconds, tune_seconds), scores):
+                numbers.append(value)
+            partition = f"partition {repeat} " if repeats > 1 else ""
+            print(f"{partition}fold {k}: frozen {frozen[-1] * 100:.1f}%  fine-tuned {tuned[-1] * 100:.1f}%  "
+                  f"(head {head_seconds[-1]:.1f} s, fine-tune {tune_seconds[-1]:.1f} s, "
+                  f"best epoch {history.best_epoch} of {history.epochs})", flush=True)
+    if repeats > 1:
+        for repeat in range(repeats):
+            these = slice(repeat * folds_count, (repeat + 1) * folds_count)
+            print(f"partition {repeat}: frozen {np.mean(frozen[these]) * 100:.1f}%, fine-tuned {np.mean(tuned[these]) * 100:.1f}%, "
+                  f"gain {(np.mean(tuned[these]) - np.mean(frozen[these])) * 100:+.1f} points")
+    gain = np.array(tuned) - np.array(frozen)
+    print(f"{folds_count}-fold CV{f' x {repeats} partitions' if repeats > 1 else ''}: frozen {np.mean(frozen) * 100:.1f}% (+-{np.std(frozen) * 100:.1f}), "
+          f"--fine-tune {blocks}: {np.mean(tuned) * 100:.1f}% (+-{np.std(tuned) * 100:.1f}); "
+          f"paired gain {gain.mean() * 100:+.1f} points (+-{gain.std() * 100:.1f})")
+    per_photo = extraction / len(truth)
+    print(f"time: extraction {per_photo * 1000:.0f} ms a photo; per fold head {np.mean(head_seconds):.1f} s, "
+          f"fine-tune {np.mean(tune_seconds):.1f} s")
 
+    return CrossValidation(np.array(frozen), np.array(tuned), np.array(head_seconds), np.array(tune_seconds), extraction,
+                           len(truth))
 
 if __name__ == "__main__":
     main()

@@ -38,11 +38,18 @@ class DatasetIndex:
             files = [p for p in label_dir.iterdir() if p.is_file() and not p.name.startswith(".")]
             index.counts[label_dir.name] = len(files)
             for path in files:
-                if path.stem.isdigit():
-                    index.filed.setdefault(path.stem, label_dir.name)
+                if photo_id(path):
+                    index.filed.setdefault(photo_id(path), label_dir.name)
         for label_dir in _label_dirs(root / QUARANTINE_DIR):
-            index.quarantined.update(p.stem for p in label_dir.iterdir() if p.stem.isdigit())
+            index.quarantined.update(photo_id(p) for p in label_dir.iterdir() if photo_id(p))
         return index
+
+
+def photo_id(path: Path) -> str:
+    """The Flickr id a file is named by, "" for a file named otherwise. Curation keeps a taken name
+    as `<id>~N.jpg` (it never overwrites), and that file is still photo <id>: collect must not fetch it again."""
+    stem = path.stem.split("~", 1)[0]
+    return stem if stem.isdigit() else ""
 
 
 def _label_dirs(root: Path) -> list[Path]:

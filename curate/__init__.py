@@ -11,11 +11,12 @@ from .duplicates import DuplicateGroup
 from .errors import CurateError
 from .quarantine import apply, restore
 from .record import ImageRecord
+from .relabel import move
 from .rejects import RejectList
 from .scan import ScanResult, scan
 from .settings import CurateSettings
 
 __all__ = [
-    "Analysis", "analyse", "usable_images", "DuplicateGroup", "CurateError", "apply", "restore",
+    "Analysis", "analyse", "usable_images", "DuplicateGroup", "CurateError", "apply", "move", "restore",
     "ImageRecord", "RejectList", "ScanResult", "scan", "CurateSettings",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from .decode import INTERNAL_ERROR
@@ -43,6 +44,18 @@ class ScanCache:
         rows = [(r.path, r.bytes, r.mtime_ns, SCAN_VERSION, r.to_json()) for r in records if r.problem != INTERNAL_ERROR]
         with self._db:
             self._db.executemany("INSERT OR REPLACE INTO images VALUES (?, ?, ?, ?, ?)", rows)
+
+    def rename(self, moves: Iterable[tuple[str, str]]) -> None:
+        """Rows follow files that `curate move` or `restore` renamed: same bytes and mtime, so no re-decode."""
+        with self._db:
+            for old, new in moves:
+                row = self._db.execute("SELECT bytes, mtime_ns, version, record FROM images WHERE path = ?", (old,)).fetchone()
+                if row is None:
+                    continue
+                size, mtime, version, text = row
+                moved = replace(ImageRecord.from_json(text), path=new, label=new.split("/", 1)[0])
+                self._db.execute("DELETE FROM images WHERE path = ?", (old,))
+                self._db.execute("INSERT OR REPLACE INTO images VALUES (?, ?, ?, ?, ?)", (new, size, mtime, version, moved.to_json()))
 
     def forget(self, paths: Iterable[str]) -> None:
         with self._db:

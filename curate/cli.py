@@ -1,4 +1,4 @@
-"""`curate review|reject|unreject|apply|restore DATASET`: the shell face of the curate package.
+"""`curate review|reject|unreject|apply|move|restore DATASET`: the shell face of the curate package.
 
 Our errors become one line on stderr and exit code 2 at `retrainkit.cli.run_command`, here.
 """
@@ -18,6 +18,7 @@ from .errors import CurateError
 from .flags import DEFAULT_APPLY, MOVABLE
 from .quarantine import apply, restore
 from .rejects import RejectList, resolve
+from .relabel import move
 from .report import table, top_groups, write_reports
 from .settings import CurateSettings
 from .tree import check_dataset
@@ -55,7 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
                                 f"(default {','.join(DEFAULT_APPLY)}); 'none' moves the reject list only")
     apply_cmd.add_argument("--dry-run", action="store_true", help="show the moves, change nothing")
 
-    restore_cmd = commands.add_parser("restore", help="move quarantined images back (all, or those named)")
+    move_cmd = commands.add_parser("move", help="give images another label: move them into that label's folder (undo: restore)")
+    _dataset_args(move_cmd)
+    move_cmd.add_argument("paths", nargs="+", metavar="LABEL/FILE")
+    move_cmd.add_argument("--to", required=True, metavar="LABEL", help="the label they belong to (a new one is created)")
+    move_cmd.add_argument("--reason", default="", help="why, kept in the move log")
+
+    restore_cmd = commands.add_parser("restore", help="move quarantined and relabelled images back where they were "
+                                                      "collected (all, or those named)")
     _dataset_args(restore_cmd)
     restore_cmd.add_argument("paths", nargs="*", metavar="LABEL/FILE")
     return parser
@@ -169,6 +177,17 @@ def _restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _move(args: argparse.Namespace) -> int:
+    root = check_dataset(args.dataset)
+    report = move(root, args.paths, args.to, args.reason)
+    for line in report.lines():
+        print(line)
+    created = f" (a new label folder {args.dataset}/{report.label}/)" if report.new_label and report.moves else ""
+    print(f"{len(report.moves)} files moved to {report.label}{created}; undo with: curate restore {args.dataset} "
+          + " ".join(m.target for m in report.moves[:3]) + (" ..." if len(report.moves) > 3 else ""))
+    return 0
+
+
 def _existing(root: Path, given: str) -> str:
     relative = resolve(root, given)
     if not (root / relative).is_file():
@@ -176,7 +195,7 @@ def _existing(root: Path, given: str) -> str:
     return relative
 
 
-COMMANDS = {"review": _review, "reject": _reject, "unreject": _unreject, "apply": _apply, "restore": _restore}
+COMMANDS = {"review": _review, "reject": _reject, "unreject": _unreject, "apply": _apply, "move": _move, "restore": _restore}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -70,6 +70,17 @@ class RejectList:
         self._lines = [line for line in self._lines if line.path not in wanted]
         return removed
 
+    def rename(self, moves: list[tuple[str, str]]) -> list[str]:
+        """Entries follow files that moved to another label (the reason and any comment stay)."""
+        new_path = dict(moves)
+        renamed = []
+        for index, line in enumerate(self._lines):
+            if line.path in new_path:
+                target = new_path[line.path]
+                self._lines[index] = _Line(line.text.replace(line.path, target, 1), target, line.reason)
+                renamed.append(target)
+        return renamed
+
     def save(self) -> None:
         self.file.parent.mkdir(parents=True, exist_ok=True)
         lines = [line.text for line in self._lines]
