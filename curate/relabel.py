@@ -82,6 +82,19 @@ def move(root: Path, given: list[str], label: str, reason: str = "") -> RelabelR
     return RelabelReport(done, label, new_label)
 
 
+def undo(root: Path, current: str) -> Relabel:
+    """Move a relabelled file back to exactly where its last move took it from (the review page's `u`)."""
+    with dataset_lock(root, "curate review (undo a move)", wait=False):
+        last = next((e for e in reversed(ledger.entries(root)) if e.target == current and e.action == ledger.RELABEL), None)
+        if last is None or not (root / current).is_file():
+            raise CurateError(f"{current}: not moved by curate move, nothing to undo")
+        done = _move_one(root, Relabel(current, last.source), ledger.RELABEL, "move undone on the review page")
+        if done is None:
+            raise CurateError(f"{current}: no longer there, nothing to undo")
+        follow(root, [(done.source, done.target)], "move undone on the review page")
+    return done
+
+
 def move_file(root: Path, source: str, target: str, action: str, reason: str) -> str | None:
     """One logged rename; the target's name is made free first. Returns where the file went, or None
     when it is no longer at `source` (moved or deleted since it was listed)."""

@@ -17,6 +17,7 @@ import json
 import secrets
 import threading
 import urllib.parse
+from dataclasses import replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -24,7 +25,9 @@ from pathlib import Path
 
 from retrainkit.locks import DatasetBusy
 
+from . import relabel
 from .analysis import Analysis
+from .errors import CurateError
 from .pixels import thumbnail_jpeg
 from .rejects import RejectList
 from .review_data import ReviewMemory, page_state
@@ -105,6 +108,44 @@ class ReviewServer:
             else:
                 rejects.remove(paths)
             return {"rejected": {p: p in rejects.entries for p in paths}}
+
+    def relabel(self, paths: list[str], label: str, reason: str) -> dict:
+        """Move images to `label` (as `curate move`); the scan's table follows, so the page can show them there."""
+        unknown = [p for p in paths if p not in self.records]
+        if unknown or not paths:
+            raise _BadRequest(f"unknown image: {unknown[0] if unknown else '(none given)'}")
+        try:
+            with self.lock:
+                report = relabel.move(self.root, paths, label, reason)
+                moved = {m.source: m.target for m in report.moves}
+                self._follow(moved)
+        except CurateError as error:
+            raise _BadRequest(str(error)) from None
+        return {"moved": moved, "label": label}
+
+    def undo_move(self, paths: list[str]) -> dict:
+        unknown = [p for p in paths if p not in self.records]
+        if unknown or not paths:
+            raise _BadRequest(f"unknown image: {unknown[0] if unknown else '(none given)'}")
+        moved = {}
+        try:
+            with self.lock:
+                for path in paths:
+                    done = relabel.undo(self.root, path)
+                    moved[done.source] = done.target
+                self._follow(moved)
+        except CurateError as error:
+            raise _BadRequest(str(error)) from None
+        return {"moved": moved}
+
+    def _follow(self, moved: dict[str, str]) -> None:
+        """The records the page is built from, at their new paths and labels."""
+        position = {r.path: i for i, r in enumerate(self.analysis.records)}
+        for old, new in moved.items():
+            record = replace(self.records.pop(old), path=new, label=new.split("/", 1)[0])
+            self.records[new] = record
+            if old in position:
+                self.analysis.records[position[old]] = record
 
     def mark_reviewed(self, paths: list[str]) -> dict:
         hashes = [self.records[p].sha256 for p in paths if p in self.records]
@@ -187,6 +228,14 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(self.app.decide(route.rsplit("/", 1)[1], paths, reason))
         if route == "/api/reviewed":
             return self._json(self.app.mark_reviewed(paths))
+        if route == "/api/move":
+            label = body.get("to")
+            if not isinstance(label, str):
+                raise _BadRequest("give the label to move to as 'to'")
+            reason = str(body.get("reason") or "")[:200].replace("\n", " ")
+            return self._json(self.app.relabel(paths, label, reason))
+        if route == "/api/unmove":
+            return self._json(self.app.undo_move(paths))
         self._text(HTTPStatus.NOT_FOUND, "not found")
 
     # -- replies -----------------------------------------------------------------------------------

@@ -267,3 +267,55 @@ def test_suspects_come_first_with_their_reason_and_can_be_rejected(tree, page):
         wait_for(lambda: "rose/c.jpg" in rejects(tree))
     finally:
         running.stop()
+
+
+def test_m_moves_a_suspect_to_its_looks_like_label_and_u_brings_it_back(tree, page):
+    """The page's moves are `curate move`s: the file changes folder, the page shows it in its new label."""
+    write(tree / ".curate" / "suspects.json", json.dumps([
+        {"path": "rose/b.jpg", "label": "rose", "kind": "mislabeled", "score": 0.5, "looks_like": "tulip",
+         "reason": "looks like tulip (80%) to a model that never saw it", "imagenet": []},
+    ]).encode())
+    content = (tree / "rose" / "b.jpg").read_bytes()
+    running = start(tree)
+    try:
+        page.goto(running.url)
+        page.wait_for_selector('.card.selected[data-path="rose/b.jpg"]')  # the suspect leads its label
+        page.keyboard.press("m")
+        page.wait_for_selector('.card.moved[data-path="rose/b.jpg"]')
+        assert "moved to tulip" in page.locator('.card[data-path="rose/b.jpg"]').inner_text()
+        assert (tree / "tulip" / "b.jpg").read_bytes() == content and not (tree / "rose" / "b.jpg").exists()
+        assert page.locator("#labels button").nth(1).inner_text().startswith("tulip\n4 images")
+        page.keyboard.press("n")
+        page.wait_for_selector('.card[data-path="tulip/b.jpg"]')
+        page.wait_for_function("document.querySelector('.card[data-path=\"tulip/b.jpg\"] img').naturalWidth > 0")
+        page.keyboard.press("p")
+        page.keyboard.press("u")
+        page.wait_for_selector('.card[data-path="rose/b.jpg"]:not(.moved)')
+        wait_for(lambda: (tree / "rose" / "b.jpg").exists() and not (tree / "tulip" / "b.jpg").exists())
+
+        page.keyboard.press("M")  # any photo, to a label that does not exist yet
+        page.keyboard.type("lily")
+        page.keyboard.press("Enter")
+        page.wait_for_selector('.card.moved[data-path="rose/b.jpg"]')
+        wait_for(lambda: (tree / "lily" / "b.jpg").is_file())
+        assert "lily" in page.locator("#labels").inner_text()
+        log = [json.loads(line) for line in (tree / ".curate" / "moves.jsonl").read_text().splitlines()]
+        assert [(e["action"], e["from"], e["to"]) for e in log] == [
+            ("relabel", "rose/b.jpg", "tulip/b.jpg"), ("relabel", "tulip/b.jpg", "rose/b.jpg"), ("relabel", "rose/b.jpg", "lily/b.jpg")]
+    finally:
+        running.stop()
+    assert json.loads((tree / ".curate" / "suspects.json").read_text()) == []  # judged against rose: no longer applies
+
+
+def test_page_moves_need_the_token_and_a_valid_label(server, tree):
+    json_type = {"Content-Type": "application/json"}
+    body = json.dumps({"paths": ["rose/b.jpg"], "to": "tulip"}).encode()
+    assert request(server, "POST", "/api/move", body, json_type)[0] == 403
+    good = {**json_type, TOKEN_HEADER: server.token}
+    for bad in ({"paths": ["rose/b.jpg"], "to": ".hidden"}, {"paths": ["rose/b.jpg"], "to": "a/b"}, {"paths": ["rose/b.jpg"]},
+                {"paths": ["rose/nothing.jpg"], "to": "tulip"}):
+        status, reply = request(server, "POST", "/api/move", json.dumps(bad).encode(), good)
+        assert status == 400 and reply.count(b"\n") == 1, (bad, reply)
+    assert (tree / "rose" / "b.jpg").is_file() and not (tree / ".curate" / "moves.jsonl").exists()
+    status, reply = request(server, "POST", "/api/move", body, good)
+    assert status == 200 and json.loads(reply)["moved"] == {"rose/b.jpg": "tulip/b.jpg"}

@@ -134,6 +134,11 @@ function card(img, index) {
     reason.textContent = img.suspect.reason;
     badges.append(reason);
   }
+  if (img.movedTo) {
+    div.classList.add("moved");
+    badges.append(badge(`moved to ${img.movedTo.split("/")[0]}`, "moved"));
+  }
+  if (img.movedFrom) badges.append(badge(`moved here from ${img.movedFrom.split("/")[0]}`, "moved"));
   if (img.new && state.mode === "all") badges.append(badge("new", "new"));
   if (img.rejected && img.reason) badges.append(badge(`rejected: ${img.reason}`, ""));
   div.append(badges);
@@ -216,13 +221,84 @@ async function decide(img, action, reason) {
 
 async function reject(img, reason) {
   if (!img || img.rejected) return;
+  if (img.movedTo) { toast(`${img.path} was moved to ${img.movedTo}; reject it there`, true); return; }
   await decide(img, "reject", reason);
-  undoStack.push(img);
+  undoStack.push({kind: "reject", img});
+}
+
+function labelNamed(name) {
+  let label = state.labels.find((l) => l.name === name);
+  if (!label) {  // a new label: its folder was just created
+    label = {name, count: 0, flagged: 0, rejected: 0, shown: 0, images: []};
+    state.labels.push(label);
+    state.labels.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+  return label;
+}
+
+function redraw(img, shownAs = img.path) {
+  const index = cards.findIndex((c) => c && c.dataset.path === shownAs);
+  if (index >= 0) {
+    const fresh = card(img, index);
+    if (cards[index] === selectedCard) selectedCard = null;
+    cards[index].replaceWith(fresh);
+    cards[index] = fresh;
+  }
+  const current = state.labels[labelIndex];
+  labelIndex = Math.max(0, state.labels.indexOf(current));
+  renderLabels();
+  markSelected();
+}
+
+async function moveTo(img, target) {
+  if (!img || !target) return;
+  if (img.movedTo) { toast(`${img.path} was already moved to ${img.movedTo}`, true); return; }
+  const from = state.labels[labelIndex];
+  if (target === from.name) { toast(`${img.path} is in ${target} already`, true); return; }
+  const answer = await post("/api/move", {paths: [img.path], to: target, reason: img.suspect ? img.suspect.reason : ""});
+  const now = answer.moved[img.path];
+  if (!now) { toast(`${img.path} is no longer there`, true); return; }
+  const copy = {...img, path: now, suspect: null, section: "rest", movedFrom: img.path, movedTo: null};
+  const label = labelNamed(target);
+  label.images.push(copy);
+  label.count += 1; label.shown += 1;
+  from.count -= 1;
+  img.movedTo = now;
+  redraw(img);
+  undoStack.push({kind: "move", img, copy, label});
+  toast(`moved ${img.path} to ${now}; u undoes it`);
+}
+
+async function undoMove(entry) {
+  const answer = await post("/api/unmove", {paths: [entry.copy.path]});
+  const back = answer.moved[entry.copy.path];
+  entry.label.images = entry.label.images.filter((i) => i !== entry.copy);
+  entry.label.count -= 1; entry.label.shown -= 1;
+  const from = state.labels.find((l) => l.images.includes(entry.img));
+  if (from) from.count += 1;
+  const shownAs = entry.img.path;
+  entry.img.movedTo = null;
+  entry.img.path = back;
+  redraw(entry.img, shownAs);
+  toast(`moved ${entry.copy.path} back to ${back}`);
 }
 
 async function undo() {
-  const img = undoStack.pop();
-  if (img) await decide(img, "unreject", "");
+  const entry = undoStack.pop();
+  if (!entry) return;
+  if (entry.kind === "move") await undoMove(entry);
+  else await decide(entry.img, "unreject", "");
+}
+
+function askMove() {
+  const img = imagesOfLabel()[selected];
+  if (!img) return;
+  const options = $("movelabels");
+  options.replaceChildren(...state.labels.map((l) => Object.assign(document.createElement("option"), {value: l.name})));
+  $("movebox").hidden = false;
+  $("moveto").value = img.suspect && img.suspect.looks_like ? img.suspect.looks_like : "";
+  $("moveto").focus();
+  $("moveto").select();  // typing replaces the suggestion
 }
 
 function openViewer() {
@@ -268,6 +344,11 @@ setInterval(() => {
 }, 1000);
 
 document.addEventListener("keydown", async (event) => {
+  if (!$("movebox").hidden) {
+    if (event.key === "Enter") { $("movebox").hidden = true; const img = imagesOfLabel()[selected]; const target = $("moveto").value.trim(); inOrder(() => moveTo(img, target)); }
+    if (event.key === "Escape") $("movebox").hidden = true;
+    return;
+  }
   if (!$("reasonbox").hidden) {
     if (event.key === "Enter") { $("reasonbox").hidden = true; const img = imagesOfLabel()[selected]; const reason = $("reason").value.trim(); inOrder(() => reject(img, reason)); }
     if (event.key === "Escape") $("reasonbox").hidden = true;
@@ -288,6 +369,14 @@ document.addEventListener("keydown", async (event) => {
   } else if (event.key === "r") {
     event.preventDefault();
     askReason();
+  } else if (event.key === "m") {
+    event.preventDefault();
+    const img = imagesOfLabel()[selected];
+    if (img && img.suspect && img.suspect.looks_like && !img.movedTo) inOrder(() => moveTo(img, img.suspect.looks_like));
+    else askMove();
+  } else if (event.key === "M") {
+    event.preventDefault();
+    askMove();
   } else if (event.key === "u") {
     inOrder(undo);
   } else if (event.key === "Enter") {
@@ -315,6 +404,7 @@ $("toggle-hidden").addEventListener("click", () => {
   renderGrid();
 });
 $("undo").addEventListener("click", () => inOrder(undo));
+$("move").addEventListener("click", askMove);
 $("viewer").addEventListener("click", () => { $("viewer").hidden = true; });
 $("help").addEventListener("click", () => { $("help").hidden = true; });
 
