@@ -22,7 +22,7 @@ from retrainkit.provenance import note_moves
 from . import ledger
 from .cache import ScanCache
 from .errors import CurateError
-from .rejects import RejectList, resolve
+from .rejects import RejectList, relative_to_dataset, resolve
 from .tree import CURATE_DIR, QUARANTINE_DIR
 
 SUSPECTS_NAME = "suspects.json"
@@ -58,7 +58,7 @@ def plan(root: Path, given: list[str], label: str) -> list[Relabel]:
         raise CurateError("name at least one LABEL/FILE to move")
     planned, seen = [], set()
     for name in given:
-        if name.replace("\\", "/").lstrip("./").startswith(f"{QUARANTINE_DIR}/"):
+        if relative_to_dataset(root, name).removeprefix("./").startswith(f"{QUARANTINE_DIR}/"):
             raise CurateError(f"{name}: quarantined; curate restore it first")
         relative = resolve(root, name)
         if not (root / relative).is_file():
