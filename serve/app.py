@@ -72,8 +72,9 @@ def create_app(model_dir: str | Path, *, top_k: int = 3, max_upload_mb: float = 
     @app.post("/api/classify")
     def classify_photos():
         started = time.perf_counter()
-        photos = _uploads()
-        prepared = [checked(data, name) for name, data in photos]
+        with batcher.arriving():
+            photos = _uploads()
+            prepared = [checked(data, name) for name, data in photos]
         found = predictions([name for name, _ in photos], batcher.predict(prepared), classifier.labels, top_k)
         if uploads:
             for name, data in photos:

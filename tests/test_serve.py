@@ -192,3 +192,78 @@ def test_page_upload_drop_and_a_text_file(server, page, tmp_path):  # noqa: F811
     assert page.locator(".result").first.locator(".row .label").first.inner_text() == "blue"
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "serve-page.png"), full_page=True)
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+def test_the_upload_check_refuses_exactly_what_a_full_decode_refuses(progressive):
+    """The check decodes a JPEG at 1/8 scale (it runs beside the model's own decode for every upload):
+    cut anywhere, a file is refused exactly when Pillow's full decode fails on it."""
+    import io
+
+    from PIL import Image
+
+    from tests.images import picture
+    from train.errors import TrainError
+    from train.image_bytes import checked
+
+    whole = encode(picture(5, 480, 360), progressive=progressive, quality=90)
+    for cut in list(range(200, len(whole), max(1, len(whole) // 40))) + [len(whole) - 2, len(whole) - 1, len(whole)]:
+        data = whole[:cut]
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()
+            full_decode_ok = True
+        except Exception:  # noqa: BLE001
+            full_decode_ok = False
+        try:
+            checked(data, "upload")
+            refused = False
+        except TrainError:
+            refused = True
+        assert refused != full_decode_ok, (cut, len(whole))
+
+
+@pytest.mark.slow
+def test_a_short_soak_with_bad_uploads_loses_nothing(server, model):
+    """160 requests from 8 clients, every tenth a bad upload: every answer right, the server still serving
+    (bench/serve.py runs the full 1,600 and watches memory)."""
+    url, _ = server
+    photos = sorted((model.parent / "colours").glob("*/*.jpg"))
+    expected = {p.name: answer.top[0][0] for p, answer in zip(photos, classify(model, photos))}
+    bad = [(b"", "empty"), (b"not a photo at all", "not an image"), (encode(coloured(9, (9, 9, 9)))[:1200], "damaged"),
+           (png_bomb(), "safety limit")]
+
+    def one(i: int) -> bool:
+        if i % 10 == 9:
+            body, words = bad[(i // 10) % len(bad)]
+            status, answer = post(url, body)
+            return 400 <= status < 500 and words in answer["error"]
+        photo = photos[i % len(photos)]
+        status, answer = post(url, photo.read_bytes(), "image/jpeg")
+        return status == 200 and answer["top"][0]["label"] == expected[photo.name]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, range(160)))
+    assert all(results), [i for i, ok in enumerate(results) if not ok]
+    assert get(url, "/healthz")[0] == 200
+
+
+def test_a_lone_request_does_not_wait_for_company():
+    """The batcher waits for more photos only while other requests are on their way."""
+    import time
+
+    from serve.batching import Batcher
+
+    batcher = Batcher(lambda images: images, max_batch=32, max_wait=0.5)
+    started = time.perf_counter()
+    assert batcher.predict([b"one"]) == [b"one"]
+    assert time.perf_counter() - started < 0.25  # not the 0.5 s max_wait
+    results = []
+    with batcher.arriving():  # another request is being read: the worker waits for it
+        thread = threading.Thread(target=lambda: results.append(batcher.predict([b"first"])))
+        thread.start()
+        time.sleep(0.1)
+        assert results == [] and batcher.calls == 1  # "first" is held back for company
+    second = batcher.predict([b"second"])
+    thread.join()
+    assert batcher.calls == 2 and results == [[b"first"]] and second == [b"second"]  # one call for both

@@ -17,7 +17,9 @@ from .errors import TrainError
 from .export import SIGNATURE
 from .image_bytes import check_model_dir, checked_bytes
 
-BATCH = 16
+#: Photos per model call: the network's cost per photo falls with the batch up to about 32 on a CPU
+#: (bench/serve.py calls the model directly at 32), and serve's batcher hands over at most that many.
+BATCH = 32
 
 
 #: Printed once by classify and serve for a model exported before the open-set step.
