@@ -23,7 +23,7 @@ from retrainkit.locks import dataset_lock
 from . import licenses as licence_table
 from . import sizes
 from .candidate import Candidate
-from .config import load_config
+from .config import CollectSettings, FlickrSettings
 from .dataset import META_DIR, DatasetIndex, prepare
 from .download import Downloaded, Downloader, DownloadFailed
 from .errors import CollectError
@@ -78,41 +78,33 @@ def collect(
     >>> summary = collect(["rose", "tulip"], count=20, out="dataset")   # doctest: +SKIP
     >>> print(summary.report())                                        # doctest: +SKIP
     """
-    settings = load_config(config)
-    f, c = settings["flickr"], settings["collect"]
-
-    def pick(value, section, key):
-        return section[key] if value is None else value
-
+    flickr = FlickrSettings.load(config, api_key=api_key, api_secret=api_secret, endpoint=endpoint, feed_url=feed_url,
+                                 calls_per_hour=calls_per_hour)
+    settings = CollectSettings.load(config, count=count, out=out, size=size, license=license, sort=sort, tags=tags,
+                                    workers=workers, timeout=timeout, retries=retries, backoff=backoff)
     run = _Run(
         labels=_check_labels(labels),
-        count=_check_count(pick(count, c, "count")),
-        root=Path(pick(out, c, "out")),
-        size=sizes.parse_size(pick(size, c, "size")),
-        license_spec=str(pick(license, c, "license")),
-        sort=_check_sort(str(pick(sort, c, "sort"))),
-        tags_mode=bool(pick(tags, c, "tags")),
-        workers=_check_positive("workers", pick(workers, c, "workers")),
-        policy=RetryPolicy(
-            retries=int(pick(retries, c, "retries")),
-            backoff=float(pick(backoff, c, "backoff")),
-            timeout=float(pick(timeout, c, "timeout")),
-        ),
+        count=_check_count(settings.count),
+        root=Path(settings.out),
+        size=sizes.parse_size(settings.size),
+        license_spec=settings.license,
+        sort=_check_sort(settings.sort),
+        tags_mode=settings.tags,
+        workers=_check_positive("workers", settings.workers),
+        policy=RetryPolicy(retries=settings.retries, backoff=settings.backoff, timeout=settings.timeout),
         progress=progress,
     )
     licence_table.check_spec_syntax(run.license_spec)
     # One collect at a time per dataset: a second one waits, then finds the photos already there.
     with dataset_lock(_created(run.root), "collect " + " ".join(run.labels), wait=True):
         if feed:
-            return run.from_feed(pick(feed_url, f, "feed_url"))
-        api_key_value = str(pick(api_key, f, "api_key"))
+            return run.from_feed(flickr.feed_url)
         client = FlickrClient(
-            api_key=api_key_value,
-            api_secret=str(pick(api_secret, f, "api_secret")),
-            endpoint=str(pick(endpoint, f, "endpoint")),
+            api_key=flickr.api_key,
+            api_secret=flickr.api_secret,
+            endpoint=flickr.endpoint,
             policy=run.policy,
-            limiter=SharedWindowLimiter(_check_positive("calls_per_hour", pick(calls_per_hour, f, "calls_per_hour")),
-                                        api_key_value),
+            limiter=SharedWindowLimiter(_check_positive("calls_per_hour", flickr.calls_per_hour), flickr.api_key),
         )
         return run.from_search(client)
 

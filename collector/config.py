@@ -1,47 +1,56 @@
-"""The [flickr] and [collect] sections of the shared settings file, with their defaults.
+"""The [flickr] and [collect] sections of the shared settings file, as frozen dataclasses with their defaults.
 
-The file itself is read by `retrainkit.config`, the loader every stage shares.
+The file itself is read by `retrainkit.config`, the loader every stage shares; curate and train load
+theirs the same way (`CurateSettings.load`, `TrainSettings.load`). config.example.toml documents each key.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from retrainkit.config import load_config as load_sections
+from retrainkit.config import load_section
+
+from .errors import CollectError
 
 FLICKR_REST_URL = "https://api.flickr.com/services/rest/"
 FLICKR_FEED_URL = "https://www.flickr.com/services/feeds/photos_public.gne"
 
-#: Every key of collect's sections, with its default. config.example.toml documents each one.
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "flickr": {
-        "api_key": "",
-        "api_secret": "",
-        "endpoint": FLICKR_REST_URL,
-        "feed_url": FLICKR_FEED_URL,
-        "calls_per_hour": 3600,
-    },
-    "collect": {
-        "out": "dataset",
-        "count": 20,
-        "size": "c",
-        "license": "cc",
-        "sort": "relevance",
-        "tags": False,
-        "workers": 8,
-        "timeout": 20.0,
-        "retries": 5,
-        "backoff": 0.5,
-    },
-}
-
-ENV_OVERRIDES = {
-    ("flickr", "api_key"): "FLICKR_API_KEY",
-    ("flickr", "api_secret"): "FLICKR_API_SECRET",
-}
+#: Secrets come from the environment when it has them, so a key never has to be written into a file.
+ENV_OVERRIDES = {"api_key": "FLICKR_API_KEY", "api_secret": "FLICKR_API_SECRET"}
 
 
-def load_config(path: str | Path | None = None) -> dict[str, dict[str, Any]]:
-    """[flickr] and [collect] from the defaults, the file (`None`: ./config.toml if present) and the environment."""
-    return load_sections(path, DEFAULTS, ENV_OVERRIDES)
+@dataclass(frozen=True)
+class FlickrSettings:
+    api_key: str = ""
+    api_secret: str = ""
+    #: the REST endpoint; the tests point it at a fake Flickr on 127.0.0.1
+    endpoint: str = FLICKR_REST_URL
+    feed_url: str = FLICKR_FEED_URL
+    #: Flickr's limit per key; shared between processes (ratelimit.SharedWindowLimiter)
+    calls_per_hour: int = 3600
+
+    @classmethod
+    def load(cls, config: str | Path | None = None, **overrides: object) -> "FlickrSettings":
+        """Defaults, then the file (`None`: ./config.toml if present), then FLICKR_API_KEY/SECRET, then `overrides`."""
+        return load_section(cls, "flickr", config, overrides, CollectError,
+                            env={("flickr", key): variable for key, variable in ENV_OVERRIDES.items()})
+
+
+@dataclass(frozen=True)
+class CollectSettings:
+    out: str = "dataset"
+    count: int = 20
+    #: a Flickr size letter or a pixel count (collector.sizes)
+    size: str = "c"
+    license: str = "cc"
+    sort: str = "relevance"
+    tags: bool = False
+    workers: int = 8
+    timeout: float = 20.0
+    retries: int = 5
+    backoff: float = 0.5
+
+    @classmethod
+    def load(cls, config: str | Path | None = None, **overrides: object) -> "CollectSettings":
+        return load_section(cls, "collect", config, overrides, CollectError)

@@ -52,13 +52,14 @@ Settings = TypeVar("Settings")
 
 
 def load_section(cls: type[Settings], section: str, config: str | Path | None, overrides: dict[str, object],
-                 error: type[Exception]) -> Settings:
-    """A stage's settings dataclass from [section]: its field defaults, then the file, then non-None overrides.
+                 error: type[Exception], env: dict[tuple[str, str], str] | None = None) -> Settings:
+    """A stage's settings dataclass from [section]: its field defaults, then the file, then `env` (as in
+    load_config), then non-None overrides.
 
     Values are converted to each field's default type, so `min_side = "128"` or `--epochs 5` both work.
     """
     defaults = {f.name: f.default for f in fields(cls)}  # type: ignore[arg-type]
-    values = load_config(config, {section: defaults})[section]
+    values = load_config(config, {section: defaults}, env)[section]
     values.update({key: value for key, value in overrides.items() if value is not None})
     try:
         return cls(**{f.name: type(f.default)(values[f.name]) for f in fields(cls)})  # type: ignore[arg-type]
