@@ -91,12 +91,12 @@ def cross_validate(tree: Path, backbone: str, blocks: str, folds_count: int, rep
     from train.finetune import probabilities as tuned_probabilities
     from train.finetune_images import ImageBatches
     from train.head import train_head
-    from train.pipeline import _groups, _prepare
+    from train.preparation import groups_of, prepare
     from train.split import TRAIN, folds
 
     started = time.perf_counter()
-    # every photo "trains" in _prepare, so every photo gets its augmented variants at the cut
-    run = _prepare(tree, None, True, {"test_pct": 0, "val_pct": 0, "fine_tune": blocks, "backbone": backbone})
+    # every photo "trains" in prepare, so every photo gets its augmented variants at the cut
+    run = prepare(tree, None, True, {"test_pct": 0, "val_pct": 0, "fine_tune": blocks, "backbone": backbone})
     lite = run.backbone.lite
     settings = run.settings.but(fine_tune_epochs=epochs or run.settings.fine_tune_epochs)
     if learning_rate:
@@ -113,7 +113,8 @@ def cross_validate(tree: Path, backbone: str, blocks: str, folds_count: int, rep
                                 settings.batch_size, settings.seed, augment)
     else:
         cut = run.at_cut.cut
-        inputs, row_labels, row_paths = run.at_cut.data[TRAIN]
+        rows = run.at_cut.data[TRAIN]
+        inputs, row_labels, row_paths = rows.features, rows.labels, rows.paths
         inputs = inputs.reshape(-1, *lite.activation_shape(cut))
         position = {r.path: i for i, r in enumerate(run.usable)}
         photo_of_row = np.array([position[p] for p in row_paths])
@@ -146,7 +147,7 @@ def cross_validate(tree: Path, backbone: str, blocks: str, folds_count: int, rep
         return frozen_accuracy, tuned_accuracy, head_time, tune_time, history
 
     frozen, tuned, head_seconds, tune_seconds = [], [], [], []
-    groups = _groups(run.analysis)
+    groups = groups_of(run.analysis)
     for repeat in range(repeats):
         fold_of = folds(run.usable, groups, folds_count, repeat)
         fold = np.array([fold_of[r.path] for r in run.usable])

@@ -86,13 +86,13 @@ def one_round(data: Path, held_out: str, scratch: Path, cache: Path, ood: list[P
 def false_alarms_cv(data: Path, scratch: Path, cache: Path, known_pct: float, repeats: int) -> tuple[float, float, int]:
     """(mean, sd over folds) share of held-out photos of the labels called unknown, and photos scored."""
     from train.novelty import build_reference, scores
-    from train.pipeline import _groups, _prepare
+    from train.preparation import groups_of, prepare
     from train.split import folds
 
     tree = scratch / "all-labels"
     shutil.copytree(data, tree)
-    run = _prepare(tree, None, False, {"test_pct": 0, "val_pct": 0, "cache_dir": str(cache)})
-    groups = _groups(run.analysis)
+    run = prepare(tree, None, False, {"test_pct": 0, "val_pct": 0, "cache_dir": str(cache)})
+    groups = groups_of(run.analysis)
     group_of = {path: n for n, members in enumerate(groups) for path in members}
     index = {label: i for i, label in enumerate(run.labels)}
     truth = np.array([index[r.label] for r in run.usable])

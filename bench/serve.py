@@ -65,20 +65,19 @@ app_module.jsonify = timed("answer to JSON", app_module.jsonify)
 classify_module.Classifier.outputs = timed("model call (per batch)", classify_module.Classifier.outputs)
 from serve.batching import Batcher
 Batcher.predict = timed("queued + model, as the request sees it", Batcher.predict)
-app = app_module.create_app(model, max_upload_mb=%d)
+app = app_module.create_app(model, max_upload_mb=float(sys.argv[2]))
 wsgi = app.wsgi_app
 app.wsgi_app = timed("whole request in the app", wsgi)
 from serve.cli import make_server
 server = make_server(app, "127.0.0.1", 0, 16)
-print("Serving on http://127.0.0.1:%%d/" %% server.bind_addr[1], flush=True)
-cpu_at = [0.0, 0.0]
+print(f"Serving on http://127.0.0.1:{server.bind_addr[1]}/", flush=True)
 def report(*_):
     import os
     cpu = os.times()
     print(json.dumps({"totals": totals, "counts": counts, "cpu": cpu.user + cpu.system, "calls": app.extensions["batcher"].calls}), flush=True)
 signal.signal(signal.SIGUSR1, report)
 server.serve()
-""" % MAX_UPLOAD_MB
+"""
 
 
 def client(url: str, bodies: list[bytes], count: int, latencies: list[float], answers: list, start: int) -> None:
@@ -209,7 +208,7 @@ def main() -> None:
         from train.classify import Classifier
 
         expected = [p.top[0][0] for p in Classifier(model).classify_encoded([str(i) for i in range(len(photos))], photos)]
-        command = ([sys.executable, "-c", PROFILED_SERVER, str(model)] if args.profile else
+        command = ([sys.executable, "-c", PROFILED_SERVER, str(model), str(MAX_UPLOAD_MB)] if args.profile else
                    [sys.executable, "-m", "serve.cli", str(model), "--port", "0", "--max-upload-mb", str(MAX_UPLOAD_MB)])
         server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                   env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)})

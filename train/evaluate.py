@@ -1,16 +1,23 @@
-"""Test-set evaluation: accuracy, per-label precision and recall, a confusion matrix, the mistakes.
+"""Test-set evaluation (accuracy, per-label precision and recall, a confusion matrix, the mistakes),
+and the files a model folder holds beside the SavedModel.
 
-Written to `metrics.json` (for programs) and `report.md` (for terminals and diffs); the page
-people look at, with the plots, is report_page.py's report.html.
+Written to `metrics.json` (for programs), `report.md` (for terminals and diffs), `split.json` and
+`misclassified/`; the page people look at, with the plots, is report_page.py's report.html.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .errors import TrainError
+from .examples import Examples
+from .head import EpochScores
+from .split import TEST, TRAIN, VALIDATION
 
 
 @dataclass
@@ -69,7 +76,7 @@ def evaluate(probabilities: np.ndarray, truth: np.ndarray, paths: list[str], lab
                       sorted(mistakes, key=lambda m: -m.probability))
 
 
-def write(evaluation: Evaluation, out: Path, extra: dict) -> None:
+def _write(evaluation: Evaluation, out: Path, extra: dict) -> None:
     data = {**extra, "test": {**asdict(evaluation), "mistakes": [asdict(m) for m in evaluation.mistakes]}}
     (out / "metrics.json").write_text(json.dumps(data, indent=1))
     (out / "report.md").write_text(_markdown(evaluation, extra))
@@ -106,3 +113,50 @@ def _markdown(evaluation: Evaluation, extra: dict) -> str:
     else:
         lines.append("No test image was misclassified.")
     return "\n".join(lines) + "\n"
+
+
+def prepare_out(target: Path) -> None:
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for stale in ("saved_model", "misclassified", "logs"):
+            shutil.rmtree(target / stale, ignore_errors=True)
+    except OSError as error:
+        raise TrainError(f"cannot write the model to {target}: {error.strerror or error}; choose another --out") from None
+
+
+def curve(scores: list[EpochScores], best_epoch: int) -> dict:
+    return {"best_epoch": best_epoch, "epochs": [asdict(s) for s in scores]}
+
+
+def write_outputs(target: Path, *, root: Path, evaluation: Evaluation, placement: dict[str, str], labels: list[str],
+                  backbone: str, settings: dict, validation_accuracy: float, counts: dict[str, int], test: Examples,
+                  test_probabilities: np.ndarray, dropped: list[str], curves: dict, seconds: float, open_set: dict,
+                  test_novelty: dict[str, float]) -> None:
+    """split.json, metrics.json and report.md (the model's contract with report.html, classify and serve),
+    and misclassified/ with a copy of every test photo the model got wrong."""
+    (target / "split.json").write_text(json.dumps(
+        {name: sorted(p for p, s in placement.items() if s == name) for name in (TRAIN, VALIDATION, TEST)}, indent=1))
+    extra = {
+        "dataset": str(root),
+        "backbone": backbone,
+        "labels": labels,
+        "images": counts,
+        "validation_accuracy": validation_accuracy,
+        "settings": settings,
+        "dropped_suspects": dropped,
+        "curves": curves,
+        "seconds": seconds,
+        "open_set": open_set,
+        "test_predictions": [
+            {"path": path, "true": labels[t], "probabilities": [float(p) for p in row], "novelty": test_novelty.get(path)}
+            for path, t, row in zip(test.paths, test.labels, test_probabilities)
+        ],
+    }
+    _write(evaluation, target, extra)
+    for mistake in evaluation.mistakes:
+        folder = target / "misclassified" / f"{mistake.true}_as_{mistake.predicted}"
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            shutil.copy2(root / mistake.path, folder / Path(mistake.path).name)
+        except FileNotFoundError:
+            continue  # moved away by another command while train ran; metrics.json still names it

@@ -36,6 +36,7 @@ from tqdm import tqdm
 from . import efficientnet_lite
 from .errors import TrainError
 from .head import BestEpoch, EpochScores, class_weights, train_step
+from .calibration import calibrated, cross_entropy
 from .settings import MAX_FINE_TUNE_BLOCKS, TrainSettings
 
 #: (inputs, labels, positions of these rows in the source) - rows a source could not decode are left out
@@ -263,30 +264,6 @@ class Measured:
     temperature: float
 
 
-#: Temperatures tried by `calibrated`: wide enough for a head trained to near-zero training loss.
-TEMPERATURES = np.geomspace(0.2, 5.0, 81)
-
-
-def calibrated(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """(lowest mean cross entropy of softmax(logits / T) over TEMPERATURES, that T).
-
-    Why early stopping watches this and not the raw loss: fine-tuning soon makes the network
-    overconfident (training loss near 0), and an overconfident model pays heavily in raw
-    cross entropy for each mistake even while it makes fewer of them. On the 3,030-photo bench the
-    raw validation loss rose from 0.52 to 0.66 in the first epoch while validation accuracy went
-    from 87.1% to 88.5%, so every epoch lost to the warm start. Dividing the logits by one fitted
-    number removes the confidence scale and leaves how well the model ranks the right label: the
-    comparison early stopping needs. The kept epoch's temperature is folded into the logits layer,
-    so the exported probabilities are calibrated too, and the top label is unchanged.
-    """
-    return min((_cross_entropy(logits / temperature, labels), float(temperature)) for temperature in TEMPERATURES)
-
-
-def _cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    return float(np.mean(np.log(np.exp(shifted).sum(axis=1)) - shifted[np.arange(len(labels)), labels]))
-
-
 def _measure(model: keras.Model):
     """Measured numbers over a source's plain examples, without dropout, in batches:
     activations are ~40 KB a photo and images 600 KB, where the head's bottlenecks fit in one call."""
@@ -300,6 +277,6 @@ def _measure(model: keras.Model):
         if not logits:
             return Measured(0.0, 0.0, 0.0, 1.0)
         logits, labels = np.concatenate(logits).astype(np.float64), np.concatenate(labels)
-        return Measured(_cross_entropy(logits, labels), float(np.mean(logits.argmax(axis=1) == labels)), *calibrated(logits, labels))
+        return Measured(cross_entropy(logits, labels), float(np.mean(logits.argmax(axis=1) == labels)), *calibrated(logits, labels))
 
     return measure

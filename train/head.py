@@ -231,3 +231,17 @@ class FoldHeads:
                 per_head = tf.reduce_sum(w * cross_entropy, axis=1) / tf.maximum(tf.reduce_sum(w, axis=1), 1e-9)
                 loss = tf.reduce_sum(per_head) + self.settings.l2 * tf.reduce_sum(tf.square(self.kernel))
             self.optimizer.apply(tape.gradient(loss, [self.kernel, self.bias]), [self.kernel, self.bias])
+
+
+def probabilities(head: keras.Model, features: np.ndarray) -> np.ndarray:
+    """The head's softmax for rows of bottlenecks (none: an empty array of the right width)."""
+    if not len(features):
+        return np.zeros((0, head.output_shape[-1]), np.float32)
+    return tf.nn.softmax(head(features, training=False)).numpy()
+
+
+def accuracy(head: keras.Model, examples) -> float:
+    """Top-1 accuracy on `examples` (train.examples.Examples); 0 for none."""
+    if not len(examples):
+        return 0.0
+    return float((probabilities(head, examples.features).argmax(axis=1) == examples.labels).mean())

@@ -11,27 +11,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .examples import Examples
 from .novelty import Reference, build_reference, scores
 from .settings import TrainSettings
 from .split import TEST, TRAIN, VALIDATION
 
 #: Photos listed per split as "would be called none of the labels" at most (the report shows them).
 MAX_LISTED = 100
-
-
-@dataclass
-class SplitFeatures:
-    """One split's rows in the exported network's feature space: a row per photo and cached variant."""
-
-    features: np.ndarray
-    labels: np.ndarray
-    paths: list[str]
-
-    def one_per_photo(self) -> "SplitFeatures":
-        """Each photo's first row, its plain variant (extraction puts it before the augmented ones)."""
-        seen: set[str] = set()
-        rows = [i for i, path in enumerate(self.paths) if not (path in seen or seen.add(path))]
-        return SplitFeatures(self.features[rows], self.labels[rows], [self.paths[i] for i in rows])
 
 
 @dataclass
@@ -60,7 +46,7 @@ class OpenSet:
                 "test_unknown": self.unknown.get(TEST, [])[:MAX_LISTED]}
 
 
-def open_set(splits: dict[str, SplitFeatures], labels: list[str], groups: list[list[str]], settings: TrainSettings) -> OpenSet:
+def open_set(splits: dict[str, Examples], labels: list[str], groups: list[list[str]], settings: TrainSettings) -> OpenSet:
     """The reference from the training photos, calibrated to settings.known_pct; validation and test scored."""
     photos = {name: rows.one_per_photo() for name, rows in splits.items()}
     train = photos[TRAIN]
