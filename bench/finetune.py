@@ -166,7 +166,8 @@ def cross_validate(tree: Path, backbone: str, blocks: str, folds_count: int, rep
             print(f"partition {repeat}: frozen {np.mean(frozen[these]) * 100:.1f}%, fine-tuned {np.mean(tuned[these]) * 100:.1f}%, "
                   f"gain {(np.mean(tuned[these]) - np.mean(frozen[these])) * 100:+.1f} points")
     gain = np.array(tuned) - np.array(frozen)
-    print(f"{folds_count}-fold CV{f' x {repeats} partitions' if repeats > 1 else ''}: frozen {np.mean(frozen) * 100:.1f}% (+-{np.std(frozen) * 100:.1f}), "
+    partitions = f" x {repeats} partitions" if repeats > 1 else ""
+    print(f"{folds_count}-fold CV{partitions}: frozen {np.mean(frozen) * 100:.1f}% (+-{np.std(frozen) * 100:.1f}), "
           f"--fine-tune {blocks}: {np.mean(tuned) * 100:.1f}% (+-{np.std(tuned) * 100:.1f}); "
           f"paired gain {gain.mean() * 100:+.1f} points (+-{gain.std() * 100:.1f})")
     per_photo = extraction / len(truth)

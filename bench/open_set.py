@@ -133,7 +133,7 @@ def cost(reference_size: int, photos: list[Path], scratch: Path, rounds: int = 1
     batch = tf.constant([checked_bytes(p) for p in photos[:32]])
     signatures = {name: tf.saved_model.load(str(folder / "saved_model")).signatures[SIGNATURE] for name, folder in folders.items()}
     best = {name: float("inf") for name in signatures}
-    for name, signature in signatures.items():
+    for signature in signatures.values():
         signature(image_bytes=batch)  # warm
     for _ in range(rounds):
         for name, signature in signatures.items():

@@ -31,7 +31,7 @@ class FlickrSettings:
     calls_per_hour: int = 3600
 
     @classmethod
-    def load(cls, config: str | Path | None = None, **overrides: object) -> "FlickrSettings":
+    def load(cls, config: str | Path | None = None, **overrides: object) -> FlickrSettings:
         """Defaults, then the file (`None`: ./config.toml if present), then FLICKR_API_KEY/SECRET, then `overrides`."""
         return load_section(cls, "flickr", config, overrides, CollectError,
                             env={("flickr", key): variable for key, variable in ENV_OVERRIDES.items()})
@@ -52,5 +52,5 @@ class CollectSettings:
     backoff: float = 0.5
 
     @classmethod
-    def load(cls, config: str | Path | None = None, **overrides: object) -> "CollectSettings":
+    def load(cls, config: str | Path | None = None, **overrides: object) -> CollectSettings:
         return load_section(cls, "collect", config, overrides, CollectError)

@@ -32,7 +32,7 @@ class DatasetIndex:
     quarantined: set[str] = field(default_factory=set)
 
     @classmethod
-    def scan(cls, root: Path) -> "DatasetIndex":
+    def scan(cls, root: Path) -> DatasetIndex:
         index = cls(root)
         for label_dir in _label_dirs(root):
             files = [p for p in label_dir.iterdir() if p.is_file() and not p.name.startswith(".")]

@@ -83,7 +83,8 @@ class FlickrClient:
                 return self._api.do_flickr_call(method, **params)
             except FlickrError as error:
                 if error.code == INVALID_KEY:
-                    raise CollectError(f"Flickr rejected the API key (error 100, invalid key): check FLICKR_API_KEY or [flickr] api_key ({KEY_HELP})") from None
+                    raise CollectError("Flickr rejected the API key (error 100, invalid key): check FLICKR_API_KEY or "
+                                       f"[flickr] api_key ({KEY_HELP})") from None
                 if error.code in RETRYABLE_CODES and attempt < self.policy.retries:
                     LOG.info("Flickr error %s on %s, retrying", error.code, method)
                     time.sleep(self.policy.delay(attempt))

@@ -9,7 +9,7 @@ record.
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from retrainkit.provenance import ATTRIBUTION, PHOTOS, append_line, read_records, write_attribution
@@ -42,7 +42,7 @@ def record_for(item: Downloaded, query: str) -> dict:
         "height": item.info.height,
         "bytes": item.bytes,
         "sha256": item.sha256,
-        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
@@ -63,7 +63,7 @@ class ProvenanceLog:
             "filed_under": filed_under,
             "also_matched": also_matched,
             "query": query,
-            "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "time": datetime.now(UTC).isoformat(timespec="seconds"),
         })
 
     def _append(self, name: str, record: dict) -> None:

@@ -11,8 +11,8 @@ from .duplicates import DuplicateGroup
 from .errors import CurateError
 from .quarantine import apply, restore
 from .record import ImageRecord
-from .relabel import move
 from .rejects import RejectList
+from .relabel import move
 from .scan import ScanResult, scan
 from .settings import CurateSettings
 

@@ -6,12 +6,12 @@ Our errors become one line on stderr and exit code 2 at `retrainkit.cli.run_comm
 from __future__ import annotations
 
 import argparse
-from contextlib import nullcontext
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
-from retrainkit.locks import dataset_lock
 from retrainkit.cli import OneLineParser, run_command
+from retrainkit.locks import dataset_lock
 
 from .analysis import analyse
 from .errors import CurateError

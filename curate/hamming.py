@@ -91,7 +91,7 @@ class _ChunkIndex:
     slice: int
 
     @classmethod
-    def build(cls, hashes: np.ndarray, offset: int, width: int) -> "_ChunkIndex":
+    def build(cls, hashes: np.ndarray, offset: int, width: int) -> _ChunkIndex:
         values = ((hashes >> np.uint64(offset)) & np.uint64((1 << width) - 1)).astype(np.int32)
         order = np.argsort(values, kind="stable").astype(np.int64)
         buckets, starts, counts = np.unique(values[order], return_index=True, return_counts=True)

@@ -53,5 +53,5 @@ class ImageRecord:
         return json.dumps(data)
 
     @classmethod
-    def from_json(cls, text: str) -> "ImageRecord":
+    def from_json(cls, text: str) -> ImageRecord:
         return cls(**json.loads(text))

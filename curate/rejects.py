@@ -41,7 +41,7 @@ class RejectList:
 
     @classmethod
     @contextmanager
-    def editing(cls, root: Path) -> Iterator["RejectList"]:
+    def editing(cls, root: Path) -> Iterator[RejectList]:
         """The list as it is on disk now, saved when the block ends (if it changed), no other editor in between."""
         file = root / CURATE_DIR / REJECTS_NAME
         file.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .analysis import TABLE_COLUMNS, Analysis
@@ -57,7 +57,7 @@ def top_groups(analysis: Analysis, limit: int = 10) -> str:
 def report_data(analysis: Analysis) -> dict:
     return {
         "dataset": str(analysis.root),
-        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "settings": analysis.settings.__dict__,
         "labels": {label: dict(counts) for label, counts in sorted(analysis.label_counts().items())},
         "groups": [_group_data(g) for g in analysis.groups],
@@ -139,7 +139,8 @@ def _html(analysis: Analysis, data: dict) -> str:
         for group in analysis.groups:
             title = f"label conflict between {', '.join(group.labels)}" if group.conflict else f"{group.kind} duplicates"
             cards = [_card(thumbs, group.keep, "keep")]
-            cards += [_card(thumbs, o, "same pixels" if o.path in group.identical else f"distance {bin(o.phash ^ group.keep.phash).count('1')}") for o in group.others]
+            cards += [_card(thumbs, o, "same pixels" if o.path in group.identical else f"distance {(o.phash ^ group.keep.phash).bit_count()}")
+                      for o in group.others]
             parts.append(f'<section class="group"><h3>{html.escape(title)}</h3><div class="row">{"".join(cards)}</div></section>')
     for title, flags in FLAG_SECTIONS:
         hits = [r for r in analysis.records if set(r.flags) & set(flags)]

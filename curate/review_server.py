@@ -61,7 +61,7 @@ class ReviewServer:
     def serve_forever(self) -> None:
         self.httpd.serve_forever(poll_interval=0.2)
 
-    def start_in_thread(self) -> "ReviewServer":
+    def start_in_thread(self) -> ReviewServer:
         threading.Thread(target=self.serve_forever, daemon=True).start()
         return self
 

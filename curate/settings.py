@@ -28,6 +28,6 @@ class CurateSettings:
     workers: int = 0
 
     @classmethod
-    def load(cls, config: str | Path | None = None, **overrides: object) -> "CurateSettings":
+    def load(cls, config: str | Path | None = None, **overrides: object) -> CurateSettings:
         return load_section(cls, "curate", config, overrides, CurateError)
 

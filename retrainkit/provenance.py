@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 META_DIR = ".collect"
@@ -39,7 +39,7 @@ def note_moves(root: Path, moves: list[tuple[str, str]], why: str) -> int:
         if record is None:
             continue  # not collected (added by hand): no credits to keep
         append_line(root / META_DIR / PHOTOS, {**record, "label": new.split("/", 1)[0], "file": new, "moved_from": old,
-                                               "moved_why": why, "time": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+                                               "moved_why": why, "time": datetime.now(UTC).isoformat(timespec="seconds")})
         noted += 1
     if noted:
         write_attribution(root)

@@ -22,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("dataset", metavar="DATASET", help="tree of <label>/<photos>: a folder, gs://..., s3://..., hdfs://...")
     parser.add_argument("--out", "-o", required=True, metavar="PREFIX",
                         help="shards are PREFIX-00000-of-0000N.parquet (a local path or a URI)")
-    parser.add_argument("--files", metavar="LIST", help="only these files: a text file, one path (relative to DATASET, or a full URL under it) a line")
+    parser.add_argument("--files", metavar="LIST",
+                        help="only these files: a text file, one path (relative to DATASET, or a full URL under it) a line")
     parser.add_argument("--backbone", help="default: the [train] backbone of the settings file (efficientnet_lite0)")
     parser.add_argument("--image-size", type=int, help="input size for a hub/local backbone of unknown size")
     parser.add_argument("--batch-size", type=int, help="images per backbone call (default: [train] extract_batch, 32)")

@@ -18,6 +18,7 @@ from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 from curate.record import ImageRecord
 from train.settings import TrainSettings
 
+
 class BackboneHandler(ModelHandler):
     """(record, bytes) examples -> PredictionResult(record, (backbone tag, vector or None, why not))."""
 

@@ -32,6 +32,7 @@ from .options import pipeline_options
 from .outputs import EmbedResult, existing_shards, remove_empty_temp_folders, summarise
 from .rows import row_of, row_of_prediction
 
+
 def embed(dataset: str, out: str, *, files: str | None = None, backbone: str = TrainSettings.backbone, image_size: int = 0,
           batch_size: int = TrainSettings.extract_batch, shards: int = 0, pipeline_args: list[str] | None = None,
           progress: bool = False) -> EmbedResult:

@@ -30,7 +30,7 @@ MB = 1024 * 1024
 class InMemoryRequest(Request):
     """Werkzeug spools large uploaded files to temporary files; ours stay in memory (the size limit bounds them)."""
 
-    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):  # noqa: ANN001
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
         return io.BytesIO()
 
 

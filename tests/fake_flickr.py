@@ -110,7 +110,7 @@ class FakeFlickr:
             made.append(photo)
         return made
 
-    def start(self) -> "FakeFlickr":
+    def start(self) -> FakeFlickr:
         fake = self
 
         class Handler(_Handler):

@@ -43,7 +43,7 @@ def test_two_collects_into_one_dataset_download_each_photo_once(fake, dataset, t
     while not (dataset / HOLDER_NAME).exists() and time.monotonic() < deadline:
         time.sleep(0.02)
     second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment(tmp_path))
-    (out1, err1), (out2, err2) = first.communicate(timeout=120), second.communicate(timeout=120)
+    (_, err1), (_, err2) = first.communicate(timeout=120), second.communicate(timeout=120)
     assert first.returncode == 0 and second.returncode == 0, (err1, err2)
     assert "waiting for `collect rose tulip`" in err2 and f"pid {first.pid}" in err2
     for label in ("rose", "tulip"):

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from tests.conftest import SAMPLE_FLOWERS
-from tests.test_train_pipeline import COLOURS, coloured, tiny_backbone  # noqa: F401 - fixture
 from tests.images import encode, write
+from tests.test_train_pipeline import COLOURS, coloured, tiny_backbone  # noqa: F401 - fixture
 from train import efficientnet_lite
 from train.classify import classify
 from train.finetune import ArrayBatches, build_model, calibrated, copy_into_backbone, fine_tune

@@ -14,12 +14,12 @@ import tensorflow as tf
 from PIL import Image
 
 from tests.images import encode, write
-from tests.tiny_backbone import SIZE, build_tiny_backbone  # noqa: E402
-from train.bottlenecks import BottleneckCache, Job, extract, key_for  # noqa: E402
-from train.classify import classify  # noqa: E402
-from train.cli import classify_main, train_main  # noqa: E402
-from train.errors import TrainError  # noqa: E402
-from train.pipeline import train  # noqa: E402
+from tests.tiny_backbone import SIZE, build_tiny_backbone
+from train.bottlenecks import BottleneckCache, Job, extract, key_for
+from train.classify import classify
+from train.cli import classify_main, train_main
+from train.errors import TrainError
+from train.pipeline import train
 
 COLOURS = {"red": (200, 40, 40), "green": (40, 180, 60), "blue": (40, 60, 200)}
 

@@ -142,7 +142,7 @@ def _size_from_signature(network: object) -> int:
 
 def _callables(network: object) -> list:
     found = []
-    call = getattr(network, "__call__", None)
+    call = getattr(network, "__call__", None)  # noqa: B004 - its concrete functions are read, not whether it is callable
     for concrete in getattr(call, "concrete_functions", []) or []:
         found.append(concrete)
     signatures = getattr(network, "signatures", {}) or {}
@@ -152,7 +152,8 @@ def _callables(network: object) -> list:
 
 def _call_saved_model(network: object, images: tf.Tensor) -> tf.Tensor:
     """Call a loaded SavedModel: its __call__ when it has one, else its serving signature."""
-    if callable(network) and getattr(getattr(network, "__call__", None), "concrete_functions", None) is not None:
+    call = getattr(network, "__call__", None)  # noqa: B004 - as in _callables
+    if callable(network) and getattr(call, "concrete_functions", None) is not None:
         return network(images)
     signature = getattr(network, "signatures", {}).get("serving_default")
     if signature is None:

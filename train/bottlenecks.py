@@ -141,7 +141,7 @@ def extract(jobs: list[Job], backbone: Backbone, cache: BottleneckCache | Sequen
     return len(todo) - len(still_missing), {job: failed.get(job, NOT_DECODED) for job in todo if job.key in still_missing}
 
 
-def _graph_functions(backbone: Backbone) -> tuple[Callable, "Preparation"]:
+def _graph_functions(backbone: Backbone) -> tuple[Callable, Preparation]:
     """Traced once per backbone (tracing takes seconds), however often extract() is called."""
     functions = getattr(backbone, "_extraction_graphs", None)
     if functions is None:

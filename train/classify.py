@@ -51,7 +51,7 @@ class Outputs:
     def __len__(self) -> int:
         return len(self.probabilities)
 
-    def __getitem__(self, rows: slice) -> "Outputs":
+    def __getitem__(self, rows: slice) -> Outputs:
         return Outputs(self.probabilities[rows], None if self.novelty is None else self.novelty[rows],
                        None if self.known is None else self.known[rows])
 

@@ -24,8 +24,8 @@ def build_train_parser() -> argparse.ArgumentParser:
                            epilog="Options left out come from [train] in the config file, then the defaults.")
     parser.add_argument("dataset", metavar="DATASET")
     parser.add_argument("--out", "-o", help="model folder (default models/<dataset name>)")
-    parser.add_argument("--backbone", help="efficientnet_lite0 (default), efficientnet_lite1 or efficientnet_lite2 (built in, offline), a TF Hub handle, "
-                        "or a SavedModel folder")
+    parser.add_argument("--backbone", help="efficientnet_lite0 (default), efficientnet_lite1 or efficientnet_lite2 (built in, "
+                        "offline), a TF Hub handle, or a SavedModel folder")
     parser.add_argument("--image-size", type=int, help="input size for a hub/local backbone of unknown size")
     parser.add_argument("--epochs", type=int, help="passes over the training bottlenecks (default 100, early stopping)")
     parser.add_argument("--steps", type=int, help="train for this many batches instead (retrain.py's --how_many_training_steps)")
@@ -144,7 +144,7 @@ def _classify(args: argparse.Namespace) -> int:
 def _shown(prediction, as_json: bool, closed_set: bool) -> str:
     """One line per photo: its labels, or "none of the labels" with the closest one."""
     if as_json:
-        answer = {"image": prediction.path, "top": [{"label": l, "probability": round(p, 6)} for l, p in prediction.top]}
+        answer = {"image": prediction.path, "top": [{"label": label, "probability": round(p, 6)} for label, p in prediction.top]}
         if not closed_set:
             answer.update(known=prediction.known, novelty=prediction.novelty)
         return json.dumps(answer)

@@ -34,9 +34,9 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from . import efficientnet_lite
+from .calibration import calibrated, cross_entropy
 from .errors import TrainError
 from .head import BestEpoch, EpochScores, class_weights, train_step
-from .calibration import calibrated, cross_entropy
 from .settings import MAX_FINE_TUNE_BLOCKS, TrainSettings
 
 #: (inputs, labels, positions of these rows in the source) - rows a source could not decode are left out

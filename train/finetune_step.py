@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from .bottlenecks import job_for
 from .examples import Examples
 from .finetune import ArrayBatches, FineTuneHistory, copy_into_backbone, dense_head, fine_tune
 from .finetune import build_model as build_fine_tune_model
@@ -23,7 +24,6 @@ from .finetune import features as fine_tune_features
 from .finetune import probabilities as fine_tune_probabilities
 from .finetune_images import ImageBatches
 from .head import accuracy
-from .bottlenecks import job_for
 from .preparation import Prepared
 from .split import TEST, TRAIN, VALIDATION
 

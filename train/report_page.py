@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from curate.pixels import thumbnail_jpeg
@@ -70,7 +70,7 @@ def _page(model_dir: Path, root: Path, metrics: dict, seconds: float | None, sus
              f"<meta name=viewport content='width=device-width, initial-scale=1'><style>{_STYLE}</style></head><body>",
              f"<h1>{title}</h1>",
              f"<p class=sub>{html.escape(str(model_dir))} &middot; trained on {html.escape(str(metrics.get('dataset', root)))} "
-             f"&middot; written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC</p>",
+             f"&middot; written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC</p>",
              _headline(metrics, seconds, suspects),
              "<h2>Per label</h2>", _label_table(test, labels),
              "<h2>Confusion matrix</h2>",

@@ -9,7 +9,6 @@ from retrainkit.config import load_section
 
 from .errors import TrainError
 
-
 #: `--fine-tune all`: every layer of the backbone trains, from the images.
 FINE_TUNE_ALL = "all"
 #: The default: the last block with the built-in backbone, off with a TF Hub or SavedModel one; see resolved().
@@ -79,10 +78,10 @@ class TrainSettings:
     offtopic_z: float = 2.5
 
     @classmethod
-    def load(cls, config: str | Path | None = None, **overrides: object) -> "TrainSettings":
+    def load(cls, config: str | Path | None = None, **overrides: object) -> TrainSettings:
         return load_section(cls, "train", config, overrides, TrainError).checked()
 
-    def checked(self) -> "TrainSettings":
+    def checked(self) -> TrainSettings:
         if not (0 <= self.val_pct < 100 and 0 <= self.test_pct < 100 and self.val_pct + self.test_pct < 100):
             raise TrainError("--val-pct and --test-pct must be between 0 and 100 and leave images to train on")
         for name in ("epochs", "batch_size", "extract_batch"):
@@ -116,7 +115,7 @@ class TrainSettings:
             return self.fine_tune_epochs
         return max(1, min(self.fine_tune_epochs, self.fine_tune_max_examples // examples))
 
-    def resolved(self, built_in_backbone: bool) -> tuple["TrainSettings", str]:
+    def resolved(self, built_in_backbone: bool) -> tuple[TrainSettings, str]:
         """These settings with "auto" made "1" or "0" for this run, and why it is off in one line ("" otherwise)."""
         if self.fine_tune != FINE_TUNE_AUTO:
             return self, ""
@@ -143,5 +142,5 @@ class TrainSettings:
         """Where the bottleneck and activation caches live: --cache-dir, else DATASET/.cache."""
         return Path(self.cache_dir) if self.cache_dir else dataset_root / ".cache"
 
-    def but(self, **changes: object) -> "TrainSettings":
+    def but(self, **changes: object) -> TrainSettings:
         return replace(self, **changes).checked()

@@ -93,8 +93,8 @@ class SuspectReport:
                  f"({self.folds}-fold out-of-fold accuracy {self.cross_validated_accuracy * 100:.1f}%), "
                  f"listed in {dataset}/{CURATE_DIR}/{SUSPECTS_NAME}; review them with: curate review {dataset}"]
         if self.too_small:
-            lines.append("Too few images to judge for suspects (at least %d): %s" % (
-                MIN_IMAGES, ", ".join(f"{label} ({n})" for label, n in sorted(self.too_small.items()))))
+            small = ", ".join(f"{label} ({n})" for label, n in sorted(self.too_small.items()))
+            lines.append(f"Too few images to judge for suspects (at least {MIN_IMAGES}): {small}")
         return "\n".join(lines)
 
 
