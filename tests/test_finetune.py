@@ -15,6 +15,7 @@ from tests.images import encode, write
 from tests.test_train_pipeline import COLOURS, coloured, tiny_backbone  # noqa: F401 - fixture
 from train import efficientnet_lite
 from train.classify import classify
+from train.errors import TrainError
 from train.finetune import ArrayBatches, build_model, calibrated, copy_into_backbone, fine_tune
 from train.head import build_head
 from train.pipeline import train
@@ -195,3 +196,17 @@ def test_fine_tune_all_exports_what_it_evaluated(tmp_path):
     served = classify(tmp_path / "model", [dataset / p["path"] for p in predictions])
     for expected, got in zip(predictions, served):
         np.testing.assert_allclose(got.probabilities, expected["probabilities"], atol=1e-4)
+
+
+def test_big_sets_fine_tune_on_the_photos_alone_unless_told():
+    """An augmented variant costs a pass of the network per training photo: kept below FEW_TRAINING_PHOTOS."""
+    from train.preparation import fine_tune_variants
+    from train.settings import FEW_TRAINING_PHOTOS
+
+    default = TrainSettings()
+    assert fine_tune_variants(default, FEW_TRAINING_PHOTOS - 1) == 1
+    assert fine_tune_variants(default, FEW_TRAINING_PHOTOS) == 0
+    assert fine_tune_variants(default.but(fine_tune_variants=2), 5000) == 2
+    assert fine_tune_variants(default.but(augment=3), 5000) == 3  # --augment's variants are cached anyway
+    with pytest.raises(TrainError, match="fine_tune_variants"):
+        TrainSettings.load(None, fine_tune_variants=-2)
