@@ -198,15 +198,13 @@ def test_fine_tune_all_exports_what_it_evaluated(tmp_path):
         np.testing.assert_allclose(got.probabilities, expected["probabilities"], atol=1e-4)
 
 
-def test_big_sets_fine_tune_on_the_photos_alone_unless_told():
-    """An augmented variant costs a pass of the network per training photo: kept below FEW_TRAINING_PHOTOS."""
+def test_fine_tuning_variants_are_a_setting():
+    """Each augmented variant costs a pass of the network per training photo: the user chooses how many."""
     from train.preparation import fine_tune_variants
-    from train.settings import FEW_TRAINING_PHOTOS
 
     default = TrainSettings()
-    assert fine_tune_variants(default, FEW_TRAINING_PHOTOS - 1) == 1
-    assert fine_tune_variants(default, FEW_TRAINING_PHOTOS) == 0
-    assert fine_tune_variants(default.but(fine_tune_variants=2), 5000) == 2
-    assert fine_tune_variants(default.but(augment=3), 5000) == 3  # --augment's variants are cached anyway
+    assert fine_tune_variants(default) == 1
+    assert fine_tune_variants(default.but(fine_tune_variants=0)) == 0
+    assert fine_tune_variants(default.but(fine_tune_variants=0, augment=3)) == 3  # --augment's variants are cached anyway
     with pytest.raises(TrainError, match="fine_tune_variants"):
-        TrainSettings.load(None, fine_tune_variants=-2)
+        TrainSettings.load(None, fine_tune_variants=-1)

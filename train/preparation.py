@@ -23,7 +23,7 @@ from .bottlenecks import GONE, BottleneckCache, Job, extract, job_for, key_for
 from .errors import TrainError
 from .examples import Examples
 from .finetune import cut_for
-from .settings import FEW_TRAINING_PHOTOS, TrainSettings
+from .settings import TrainSettings
 from .split import TEST, TRAIN, VALIDATION, split
 
 
@@ -71,7 +71,6 @@ def prepare(dataset: str | os.PathLike, config: str | os.PathLike | None, progre
     if settings.fine_tuning and backbone.lite is None:
         raise TrainError(f"--fine-tune works with the built-in {', '.join(backbones.BUILT_IN)}: a TF Hub or SavedModel backbone is "
                          "a sealed graph whose blocks cannot be unfrozen one by one; train its head without --fine-tune")
-    training = sum(1 for part in placement.values() if part == TRAIN)
     cache = BottleneckCache(settings.cache_folder(root), backbone.id)
     cut = cut_for(settings.fine_tune_blocks, backbone.lite) if settings.fine_tuning and not settings.fine_tune_all else None
     activations = None if cut is None else activation_cache(settings, root, backbone, cut)
@@ -79,7 +78,7 @@ def prepare(dataset: str | os.PathLike, config: str | os.PathLike | None, progre
         jobs = _jobs(root, usable, placement, settings.augment)
         caches, network, what, lacking = [cache], None, "bottlenecks", set()
         if activations is not None:  # one pass of each photo fills both caches (see Variant.build_split)
-            jobs = list(dict.fromkeys(jobs + _jobs(root, usable, placement, fine_tune_variants(settings, training))))
+            jobs = list(dict.fromkeys(jobs + _jobs(root, usable, placement, fine_tune_variants(settings))))
             caches, network, what = [activations, cache], backbone.lite.build_split(cut), "bottlenecks + activations"
             lacking = activations.missing([j.key for j in jobs])
         extracted, failed = extract(jobs, backbone, caches, settings.extract_batch, progress, network=network, what=what)
@@ -92,7 +91,7 @@ def prepare(dataset: str | os.PathLike, config: str | os.PathLike | None, progre
         plain = cache.get([key_for(r.sha256) for r in usable])
         at_cut = None
         if activations is not None:
-            at_cut = AtCut(cut, _arrays(usable, placement, labels, activations, fine_tune_variants(settings, training), failed_keys),
+            at_cut = AtCut(cut, _arrays(usable, placement, labels, activations, fine_tune_variants(settings), failed_keys),
                            len(lacking - failed_keys))
     finally:
         cache.close()
@@ -107,13 +106,10 @@ def activation_cache(settings: TrainSettings, root: Path, backbone: backbones.Ba
     return BottleneckCache(settings.cache_folder(root), f"{backbone.id}-block{cut}", kind="activations")
 
 
-def fine_tune_variants(settings: TrainSettings, training_photos: int) -> int:
+def fine_tune_variants(settings: TrainSettings) -> int:
     """Augmented variants per training photo whose activations fine-tuning learns from (and --augment's,
     which are cached anyway): see TrainSettings.fine_tune_variants."""
-    wanted = settings.fine_tune_variants
-    if wanted < 0:
-        wanted = 1 if training_photos < FEW_TRAINING_PHOTOS else 0
-    return max(settings.augment, wanted)
+    return max(settings.augment, settings.fine_tune_variants)
 
 
 def groups_of(analysis: curate.Analysis) -> list[list[str]]:
