@@ -23,9 +23,8 @@ from . import ledger
 from .cache import ScanCache
 from .errors import CurateError
 from .rejects import RejectList, relative_to_dataset, resolve
+from .review_data import SUSPECTS_NAME
 from .tree import CURATE_DIR, QUARANTINE_DIR
-
-SUSPECTS_NAME = "suspects.json"
 
 
 @dataclass(frozen=True)

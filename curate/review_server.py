@@ -98,9 +98,7 @@ class ReviewServer:
         return jpeg
 
     def decide(self, action: str, paths: list[str], reason: str) -> dict:
-        unknown = [p for p in paths if p not in self.records]
-        if unknown or not paths:
-            raise _BadRequest(f"unknown image: {unknown[0] if unknown else '(none given)'}")
+        self._known(paths)
         # Re-read under the reject list's file lock: hand edits and a `curate reject` run meanwhile are kept.
         with RejectList.editing(self.root) as rejects:
             if action == "reject":
@@ -111,9 +109,7 @@ class ReviewServer:
 
     def relabel(self, paths: list[str], label: str, reason: str) -> dict:
         """Move images to `label` (as `curate move`); the scan's table follows, so the page can show them there."""
-        unknown = [p for p in paths if p not in self.records]
-        if unknown or not paths:
-            raise _BadRequest(f"unknown image: {unknown[0] if unknown else '(none given)'}")
+        self._known(paths)
         try:
             with self.lock:
                 report = relabel.move(self.root, paths, label, reason)
@@ -124,9 +120,7 @@ class ReviewServer:
         return {"moved": moved, "label": label}
 
     def undo_move(self, paths: list[str]) -> dict:
-        unknown = [p for p in paths if p not in self.records]
-        if unknown or not paths:
-            raise _BadRequest(f"unknown image: {unknown[0] if unknown else '(none given)'}")
+        self._known(paths)
         moved = {}
         try:
             with self.lock:
@@ -137,6 +131,11 @@ class ReviewServer:
         except CurateError as error:
             raise _BadRequest(str(error)) from None
         return {"moved": moved}
+
+    def _known(self, paths: list[str]) -> None:
+        unknown = [p for p in paths if p not in self.records]
+        if unknown or not paths:
+            raise _BadRequest(f"unknown image: {unknown[0] if unknown else '(none given)'}")
 
     def _follow(self, moved: dict[str, str]) -> None:
         """The records the page is built from, at their new paths and labels."""

@@ -35,24 +35,7 @@ def model_bytes(path: str | Path) -> bytes:
 
 def converted(data: bytes, name: str) -> bytes:
     """`data` as the model takes it: itself, or a lossless RGB PNG. `name` only goes into error messages."""
-    if not data:
-        raise TrainError(f"{name}: an empty file, not an image")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                if not needs_conversion(image.format or "", image.mode, has_transparency(image)):
-                    return data
-                exif = image.getexif()
-                upright = to_rgb(image)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise TrainError(f"{name}: more pixels than Pillow's safety limit (a decompression bomb?)") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise TrainError(f"{name}: not an image Pillow can read ({type(error).__name__})") from None
-    buffer = io.BytesIO()
-    # keep the orientation tag: the model's own preprocessing applies it, as for any other file
-    upright.save(buffer, "PNG", exif=exif.tobytes() if exif else b"")
-    return buffer.getvalue()
+    return _prepared(data, name, prove_whole=False)
 
 
 def checked_bytes(path: str | Path) -> bytes:
@@ -71,22 +54,32 @@ def checked(data: bytes, name: str) -> bytes:
     scaling still reads every compressed byte, so truncation is caught as by a full decode, as curate
     relies on); a file that needs converting is decoded fully by the conversion, which is the check.
     """
+    return _prepared(data, name, prove_whole=True)
+
+
+def _prepared(data: bytes, name: str, prove_whole: bool) -> bytes:
+    """One open of the bytes: converted when TensorFlow would not read them as Pillow does, else
+    returned as they are (after a complete decode with `prove_whole`)."""
     if not data:
         raise TrainError(f"{name}: an empty file, not an image")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
-                if needs_conversion(image.format or "", image.mode, has_transparency(image)):
-                    return converted(data, name)
-                whole = _decodes_completely(image)
+                if not needs_conversion(image.format or "", image.mode, has_transparency(image)):
+                    if prove_whole and not _decodes_completely(image):
+                        raise TrainError(f"{name}: a damaged image (it does not decode completely)")
+                    return data
+                exif = image.getexif()
+                upright = to_rgb(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise TrainError(f"{name}: more pixels than Pillow's safety limit (a decompression bomb?)") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise TrainError(f"{name}: not an image Pillow can read ({type(error).__name__})") from None
-    if not whole:
-        raise TrainError(f"{name}: a damaged image (it does not decode completely)")
-    return data
+    buffer = io.BytesIO()
+    # keep the orientation tag: the model's own preprocessing applies it, as for any other file
+    upright.save(buffer, "PNG", exif=exif.tobytes() if exif else b"")
+    return buffer.getvalue()
 
 
 def _decodes_completely(image: Image.Image) -> bool:
