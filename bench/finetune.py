@@ -87,7 +87,7 @@ def cross_validate(tree: Path, backbone: str, blocks: str, folds_count: int, rep
 
     import_tensorflow()
     from train.bottlenecks import job_for
-    from train.finetune import ArrayBatches, build_model, fine_tune
+    from train.finetune import ArrayBatches, build_model, fine_tune, relative_cost
     from train.finetune import probabilities as tuned_probabilities
     from train.finetune_images import ImageBatches
     from train.head import train_head
@@ -139,7 +139,7 @@ def cross_validate(tree: Path, backbone: str, blocks: str, folds_count: int, rep
             started = time.perf_counter()
             model = build_model(lite, cut, head, settings)
             history = fine_tune(model, source(training, True), source(validation, False), len(run.labels), settings,
-                                Path(logs), False)
+                                Path(logs), False, cost=1.0 if cut is None else relative_cost(lite, cut))
             tune_time = time.perf_counter() - started
         test_source = source(test, False)
         predicted, rows = tuned_probabilities(model, test_source)

@@ -198,13 +198,33 @@ def test_fine_tune_all_exports_what_it_evaluated(tmp_path):
         np.testing.assert_allclose(got.probabilities, expected["probabilities"], atol=1e-4)
 
 
-def test_fine_tuning_variants_are_a_setting():
-    """Each augmented variant costs a pass of the network per training photo: the user chooses how many."""
+def test_big_sets_fine_tune_on_the_photos_alone_unless_told():
+    """An augmented variant costs a pass of the network per training photo: by default only below
+    FEW_TRAINING_PHOTOS; the user can ask for any number."""
     from train.preparation import fine_tune_variants
+    from train.settings import FEW_TRAINING_PHOTOS
 
     default = TrainSettings()
-    assert fine_tune_variants(default) == 1
-    assert fine_tune_variants(default.but(fine_tune_variants=0)) == 0
-    assert fine_tune_variants(default.but(fine_tune_variants=0, augment=3)) == 3  # --augment's variants are cached anyway
+    assert fine_tune_variants(default, FEW_TRAINING_PHOTOS - 1) == 1
+    assert fine_tune_variants(default, FEW_TRAINING_PHOTOS) == 0
+    assert fine_tune_variants(default.but(fine_tune_variants=2), 5000) == 2
+    assert fine_tune_variants(default.but(fine_tune_variants=0), 100) == 0
+    assert fine_tune_variants(default.but(fine_tune_variants=0, augment=3), 100) == 3  # --augment's variants are cached anyway
     with pytest.raises(TrainError, match="fine_tune_variants"):
-        TrainSettings.load(None, fine_tune_variants=-1)
+        TrainSettings.load(None, fine_tune_variants=-2)
+
+
+def test_a_costlier_top_gets_fewer_examples():
+    """fine_tune_max_examples counts examples of Lite0's last block: Lite2's last block costs 1.9x its
+    multiply-adds, so a big set gets about half the examples (the same time), a small set all its epochs."""
+    from train.efficientnet_lite import LITE0, VARIANTS
+    from train.finetune import relative_cost
+
+    lite2 = VARIANTS["efficientnet_lite2"]
+    assert relative_cost(LITE0, len(LITE0.blocks) - 1) == 1.0
+    assert 1.8 < relative_cost(lite2, len(lite2.blocks) - 1) < 2.0
+    assert relative_cost(LITE0, len(LITE0.blocks) - 2) > 1.3  # two blocks cost more than one
+    settings = TrainSettings()
+    assert settings.fine_tune_epochs_for(2400) == 8  # 20,000 // 2,400
+    assert settings.fine_tune_epochs_for(2400, relative_cost(lite2, len(lite2.blocks) - 1)) == 4
+    assert settings.fine_tune_epochs_for(300, relative_cost(lite2, len(lite2.blocks) - 1)) == settings.fine_tune_epochs

@@ -8,7 +8,8 @@ committed as it is done, so a killed run resumes where it stopped.
 
 Extraction prepares the next batch (one graph call for the batch, see `Preparation`) in a thread
 while the backbone runs on the current one inside a `tf.function` (see `_decode_batch` for why a
-thread and not tf.data): 0.93 of the network's own speed on 2 cores (bench/train.py).
+thread and not tf.data), on a CPU a few photos per call (slicing.py): 0.93 of the network's own
+speed on 2 cores (bench/train.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .backbones import Backbone
 from .errors import TrainError
 from .image_bytes import converted, needs_conversion
 from .preprocess import augmented, preprocess
+from .slicing import in_slices
 
 #: Part of the cache's file name; raised when the pixels reaching the backbone change (2: transparent,
 #: palette and 16-bit images converted by curate.pixels.to_rgb), so no vector from before is served.
@@ -132,7 +134,7 @@ def extract(jobs: list[Job], backbone: Backbone, cache: BottleneckCache | Sequen
     with tqdm(total=len(todo), desc=what, unit="img", disable=not progress) as bar:
         for batch, decoded, images in decoded_batches(batches, prepare, failed):
             if images is not None:
-                outputs = features(images)
+                outputs = in_slices(features, images)
                 outputs = [outputs] if len(caches) == 1 else outputs
                 for store, output in zip(caches, outputs):
                     store.put([batch[i].key for i in decoded], output.numpy().reshape(len(decoded), -1))
@@ -247,7 +249,7 @@ def vectors_of(backbone: Backbone, read: list[tuple[Job, bytes]]) -> tuple[list[
     decoded, images = prepared_inputs([(i, job, data) for i, (job, data) in enumerate(read)], prepare, failed)
     vectors: list[np.ndarray | None] = [None] * len(read)
     if images is not None:
-        for position, vector in zip(decoded, features(images).numpy().reshape(len(decoded), -1)):
+        for position, vector in zip(decoded, in_slices(features, images).numpy().reshape(len(decoded), -1)):
             vectors[position] = vector
     return vectors, failed
 

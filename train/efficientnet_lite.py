@@ -121,6 +121,16 @@ class Variant:
             size = math.ceil(size / stride)
         return size, size, self.blocks[cut][0] if cut < len(self.blocks) else self.blocks[-1][3]
 
+    def top_cost(self, cut: int) -> int:
+        """Multiply-adds per photo of one forward pass from block `cut` through the head: what an example of
+        fine-tuning at that cut costs, relative to another cut or variant (training takes about 3x the pass)."""
+        size, cost = self.activation_shape(cut)[0], 0
+        for cin, expanded, kernel, cout, stride in self.blocks[cut:]:
+            out = math.ceil(size / stride)
+            cost += (size * size * cin * expanded if expanded != cin else 0) + out * out * expanded * (kernel * kernel + cout)
+            size = out
+        return cost + size * size * self.blocks[-1][3] * FEATURES
+
     def imagenet_classifier(self) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
         """The checkpoint's own ImageNet layer, which sits on the same 1280 pooled features we cache,
         and the 1000 class names (ILSVRC-2012 order): a free, offline answer to "what is in this photo"."""

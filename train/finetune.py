@@ -108,6 +108,13 @@ def cut_for(blocks: int, lite: efficientnet_lite.Variant) -> int:
     return total - blocks
 
 
+def relative_cost(lite: efficientnet_lite.Variant, cut: int) -> float:
+    """An example of fine-tuning from block `cut` of `lite` against one of Lite0's last block (the unit of
+    fine_tune_max_examples), by multiply-adds: Lite2's last block 1.9, Lite0's last two 1.47."""
+    unit = efficientnet_lite.LITE0
+    return lite.top_cost(cut) / unit.top_cost(len(unit.blocks) - 1)
+
+
 def build_model(lite: efficientnet_lite.Variant, cut: int | None, head: keras.Model, settings: TrainSettings) -> keras.Model:
     """The trained part and the head, warm-started: activations entering block `cut` -> logits, or with
     `cut` None (--fine-tune all) the image -> logits through the whole backbone, ImageNet weights."""
@@ -121,16 +128,17 @@ def build_model(lite: efficientnet_lite.Variant, cut: int | None, head: keras.Mo
 
 
 def fine_tune(model: keras.Model, train: BatchSource, validation: BatchSource | None, classes: int, settings: TrainSettings,
-              log_dir: Path, progress: bool = True) -> FineTuneHistory:
+              log_dir: Path, progress: bool = True, cost: float = 1.0) -> FineTuneHistory:
     """Train `model` in place; the weights of the epoch with the lowest validation loss are kept
     (epoch 0, the untouched warm start, included: `best_epoch` 0 means fine-tuning did not help).
+    `cost`: an example's cost in fine_tune_max_examples' unit (relative_cost), which bounds the epochs.
 
     One progress bar over every epoch's images: its ETA is the time left if no early stop comes.
     """
     started = time.perf_counter()
     keras.utils.set_random_seed(settings.seed)
     examples = len(train.labels)
-    epochs = settings.fine_tune_epochs_for(examples)
+    epochs = settings.fine_tune_epochs_for(examples, cost)
     batches = max(1, math.ceil(examples / settings.batch_size))
     rate = settings.fine_tune_all_learning_rate if settings.fine_tune_all else settings.fine_tune_learning_rate
     schedule = keras.optimizers.schedules.CosineDecay(rate, batches * epochs)

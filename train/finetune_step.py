@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from .bottlenecks import job_for
 from .examples import Examples
-from .finetune import ArrayBatches, FineTuneHistory, copy_into_backbone, dense_head, fine_tune
+from .finetune import ArrayBatches, FineTuneHistory, copy_into_backbone, dense_head, fine_tune, relative_cost
 from .finetune import build_model as build_fine_tune_model
 from .finetune import features as fine_tune_features
 from .finetune import probabilities as fine_tune_probabilities
@@ -74,7 +74,8 @@ def _from_activations(run: Prepared, head, dropped: set[str], target: Path, prog
     sources = {name: ArrayBatches(rows.features, rows.labels, settings.batch_size, settings.seed, rows.paths)
                for name, rows in arrays.items()}
     model = build_fine_tune_model(run.backbone.lite, at_cut.cut, head, settings)
-    history = fine_tune(model, sources[TRAIN], sources[VALIDATION], len(run.labels), settings, target / "logs", progress)
+    history = fine_tune(model, sources[TRAIN], sources[VALIDATION], len(run.labels), settings, target / "logs", progress,
+                        cost=relative_cost(run.backbone.lite, at_cut.cut))
     return model, history, sources, at_cut.computed
 
 

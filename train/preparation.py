@@ -23,7 +23,7 @@ from .bottlenecks import GONE, BottleneckCache, Job, extract, job_for, key_for
 from .errors import TrainError
 from .examples import Examples
 from .finetune import cut_for
-from .settings import TrainSettings
+from .settings import FEW_TRAINING_PHOTOS, TrainSettings
 from .split import TEST, TRAIN, VALIDATION, split
 
 
@@ -78,7 +78,8 @@ def prepare(dataset: str | os.PathLike, config: str | os.PathLike | None, progre
         jobs = _jobs(root, usable, placement, settings.augment)
         caches, network, what, lacking = [cache], None, "bottlenecks", set()
         if activations is not None:  # one pass of each photo fills both caches (see Variant.build_split)
-            jobs = list(dict.fromkeys(jobs + _jobs(root, usable, placement, fine_tune_variants(settings))))
+            variants = fine_tune_variants(settings, sum(1 for part in placement.values() if part == TRAIN))
+            jobs = list(dict.fromkeys(jobs + _jobs(root, usable, placement, variants)))
             caches, network, what = [activations, cache], backbone.lite.build_split(cut), "bottlenecks + activations"
             lacking = activations.missing([j.key for j in jobs])
         extracted, failed = extract(jobs, backbone, caches, settings.extract_batch, progress, network=network, what=what)
@@ -91,7 +92,7 @@ def prepare(dataset: str | os.PathLike, config: str | os.PathLike | None, progre
         plain = cache.get([key_for(r.sha256) for r in usable])
         at_cut = None
         if activations is not None:
-            at_cut = AtCut(cut, _arrays(usable, placement, labels, activations, fine_tune_variants(settings), failed_keys),
+            at_cut = AtCut(cut, _arrays(usable, placement, labels, activations, variants, failed_keys),
                            len(lacking - failed_keys))
     finally:
         cache.close()
@@ -106,10 +107,13 @@ def activation_cache(settings: TrainSettings, root: Path, backbone: backbones.Ba
     return BottleneckCache(settings.cache_folder(root), f"{backbone.id}-block{cut}", kind="activations")
 
 
-def fine_tune_variants(settings: TrainSettings) -> int:
+def fine_tune_variants(settings: TrainSettings, training_photos: int) -> int:
     """Augmented variants per training photo whose activations fine-tuning learns from (and --augment's,
     which are cached anyway): see TrainSettings.fine_tune_variants."""
-    return max(settings.augment, settings.fine_tune_variants)
+    wanted = settings.fine_tune_variants
+    if wanted < 0:
+        wanted = 1 if training_photos < FEW_TRAINING_PHOTOS else 0
+    return max(settings.augment, wanted)
 
 
 def groups_of(analysis: curate.Analysis) -> list[list[str]]:

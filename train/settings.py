@@ -20,6 +20,8 @@ FINE_TUNE_AUTO = "auto"
 FINE_TUNE_DEFAULT_BLOCKS = 1
 #: Deeper cuts cache activations too large per image (block 8 in: 14x14x80 floats, 63 KB).
 MAX_FINE_TUNE_BLOCKS = 8
+#: From this many training photos on, fine-tuning learns from the photos alone by default (see fine_tune_variants).
+FEW_TRAINING_PHOTOS = 1000
 
 
 @dataclass(frozen=True)
@@ -61,14 +63,17 @@ class TrainSettings:
     fine_tune_patience: int = 4
     #: training examples fine-tuning goes through in all at most (0 = no limit): on a big set fewer epochs
     #: than fine_tune_epochs (an epoch of 3,000 photos holds ten times the steps of one of 300, and the
-    #: 3,030-photo bench kept epoch 4); 20,000 is about 90 s of --fine-tune 1 on 2 cores
+    #: 3,030-photo bench kept epoch 4); 20,000 is about 90 s of --fine-tune 1 on 2 cores. Counted in
+    #: examples of Lite0's last block: a costlier top gets proportionally fewer (Lite2's last block
+    #: costs 1.9x the multiply-adds, so 10,500), which keeps the time, not the count, the same
     fine_tune_max_examples: int = 20000
     #: augmented variants of each training photo that fine-tuning learns from, besides the photo (each
-    #: costs a pass of the network, extracted once with the activations). 1, the default: on Lite2
-    #: (bench/finetune.py, 5 folds x 2) +1.4 points over the frozen head with it, +1.1 with 0; 0 cut
-    #: `train --backbone efficientnet_lite2` on 3,030 photos from 477 s to 314 s, but its one test split
-    #: fell from 88.0% to 84.9%: a choice for the user, not a default (bench/README.md)
-    fine_tune_variants: int = 1
+    #: costs a pass of the network, extracted once with the activations); -1, the default: 1 below
+    #: FEW_TRAINING_PHOTOS training photos, 0 from there on, where a set's own photos vary enough and
+    #: the pass costs most (bench/finetune.py, Lite2, 5 folds x 2: +1.4 points over the frozen head
+    #: with the variant, +1.1 without, within the noise; `train --backbone efficientnet_lite2` on 3,030
+    #: photos needs it left out to stay under 5 minutes: bench/README.md)
+    fine_tune_variants: int = -1
     #: "none of the labels": the share of real photos (percent) the novelty threshold keeps, set on photos
     #: the model's reference does not contain (train/novelty.py); 98 aims at 2% of real photos called
     #: unknown, the bench's goal (bench/open_set.py)
@@ -111,17 +116,19 @@ class TrainSettings:
                              f"0 (off) or 'auto' (the default), not {self.fine_tune!r}")
         if self.fine_tune_epochs < 1 or self.fine_tune_patience < 1 or min(self.fine_tune_learning_rate, self.fine_tune_all_learning_rate) <= 0:
             raise TrainError("fine-tuning's epochs, patience and learning rate must be positive")
-        if self.fine_tune_variants < 0:
-            raise TrainError("fine_tune_variants is a count of augmented variants: 0 or more")
+        if self.fine_tune_variants < -1:
+            raise TrainError("fine_tune_variants is a count of augmented variants (0 or more), or -1 for the default")
         if self.fine_tune_max_examples < 0:
             raise TrainError("fine_tune_max_examples cannot be negative (0 means no limit)")
         return self
 
-    def fine_tune_epochs_for(self, examples: int) -> int:
-        """fine_tune_epochs, or fewer when that many epochs of `examples` would pass fine_tune_max_examples."""
+    def fine_tune_epochs_for(self, examples: int, cost: float = 1.0) -> int:
+        """fine_tune_epochs, or fewer when that many epochs of `examples` would pass fine_tune_max_examples,
+        which counts examples of Lite0's last block: `cost` is an example's cost relative to one of those
+        (finetune.relative_cost), so a costlier top gets fewer examples in the same time."""
         if not self.fine_tune_max_examples or examples <= 0:
             return self.fine_tune_epochs
-        return max(1, min(self.fine_tune_epochs, self.fine_tune_max_examples // examples))
+        return max(1, min(self.fine_tune_epochs, int(self.fine_tune_max_examples / max(cost, 1e-9)) // examples))
 
     def resolved(self, built_in_backbone: bool) -> tuple[TrainSettings, str]:
         """These settings with "auto" made "1" or "0" for this run, and why it is off in one line ("" otherwise)."""
