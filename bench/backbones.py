@@ -8,7 +8,8 @@ Per backbone, in one run:
   cross_validate: curate's near-duplicates kept in one fold; the same folds for every backbone, so
   the gains are paired): the frozen head, and the head with the last block fine-tuned (the default);
 - extraction images/s: `train`'s extraction (decode, preprocess, network, cache writes) and the
-  network alone on the same photos decoded beforehand, batch 32, and their ratio;
+  network alone on the same photos decoded beforehand, called as extraction calls it (batches of
+  32 in slices of train/slicing.py's size on a CPU), and their ratio;
 - `train DATASET --backbone NAME` wall time from empty bottleneck and activation caches (curate's
   scan cached, as after `curate review`), its test accuracy and the SavedModel's size.
 Printed: the table the README shows, and each backbone's fine-tuned gain over today's default

@@ -1,12 +1,14 @@
 """The edge between a command and the shell: one-line errors, exit codes, Ctrl-C.
 
 Every command goes through `run_command`, so a user error is always one line on stderr with
-exit code 2 and an interruption always exit code 130, never a traceback.
+exit code 2 and an interruption always exit code 130, never a traceback; a reader that stops early
+(`classify ... | head`) ends the command quietly, as it does other Unix tools.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from typing import NoReturn
@@ -15,6 +17,8 @@ from .errors import UserError
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+#: what a shell reports for a command stopped by SIGPIPE (128 + 13)
+EXIT_BROKEN_PIPE = 141
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -27,10 +31,19 @@ class OneLineParser(argparse.ArgumentParser):
 def run_command(prog: str, action: Callable[[], int], interrupted: str) -> int:
     """`action()`'s exit code; a UserError becomes `prog: message` and 2, Ctrl-C `prog: interrupted` and 130."""
     try:
-        return action()
+        code = action()
+        sys.stdout.flush()  # a closed pipe shows here, inside the try, not in Python's flush at exit
+        return code
     except UserError as error:
         print(f"{prog}: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"{prog}: {interrupted}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # Nobody reads stdout any more: point it at /dev/null so that Python's own flush at exit
+        # does not fail again with a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE

@@ -6,7 +6,10 @@ The non-flower pictures are the sample photos scikit-image ships (an astronaut, 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -118,6 +121,20 @@ def test_classify_says_none_of_the_labels_and_the_closest(flower_model, capsys):
     assert classify_main([str(model), str(stranger), "--closed-set"]) == 0
     closed = capsys.readouterr().out
     assert "none of the labels" not in closed and closed.count("%") == 3
+
+
+def test_classify_into_a_reader_that_stops_early_ends_quietly(flower_model):
+    """`classify MODEL *.jpg | head -1`: the reader closes the pipe; no traceback, the shell's SIGPIPE code."""
+    model, dataset = flower_model
+    photos = [str(p) for p in sorted((dataset / "daisy").iterdir())[:6]]
+    command = [str(Path(sys.executable).parent / "classify"), str(model), *photos]
+    reader, writer = os.pipe()
+    process = subprocess.Popen(command, stdout=writer, stderr=subprocess.PIPE)
+    os.close(writer)
+    os.close(reader)  # the reader is gone long before TensorFlow has loaded and the first line is written
+    _, errors = process.communicate(timeout=300)
+    assert process.returncode == 141
+    assert b"Traceback" not in errors and b"BrokenPipe" not in errors and b"Exception ignored" not in errors
 
 
 def test_a_model_exported_before_the_open_set_works_with_a_notice(tmp_path, capsys, flower_model):

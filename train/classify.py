@@ -19,7 +19,7 @@ from .image_bytes import check_model_dir, checked_bytes
 from .slicing import slice_size
 
 #: Photos per model call on a GPU; a CPU runs a few at a time (slicing.py: 4 photos a call ran the
-#: network 1.4x faster than 32 on 2 cores). serve's batcher hands over at most this many.
+#: network 1.35-1.68x faster than 32 on 2 cores). serve's batcher hands over at most this many.
 BATCH = 32
 
 

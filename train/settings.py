@@ -47,7 +47,8 @@ class TrainSettings:
     augment: int = 0
     #: bottleneck cache folder; "" means DATASET/.cache
     cache_dir: str = ""
-    #: images per batch when extracting bottlenecks
+    #: images decoded per batch when extracting bottlenecks (and the network's batch on a GPU; a CPU runs
+    #: it on slicing.CPU_SLICE photos at a time, which is faster there)
     extract_batch: int = 32
     #: fine-tuning: how many of the backbone's last blocks to train with the head (0 = off; 1-8), "all" for
     #: the whole network, trained from the images, or "auto": the last block with the built-in backbone,

@@ -4,9 +4,9 @@ Why not the whole batch on a CPU: the first blocks' activations are large (Lite2
 expands each 260 px photo to 130x130x96 floats, 6.5 MB), so a call on 32 photos works through
 hundreds of megabytes that spill out of the processor's cache, while 4 photos at a time stay in
 it. Measured on 2 cores (AMD EPYC, 32 MB L3; bench/network_slices.py, the best of two 6 s runs
-per size): 4 photos per call ran Lite0 at 66.6 images/s against 48.0 at 32 (1.39x), Lite1
-45.2 against 30.3 (1.49x), Lite2 29.9 against 20.9 (1.43x); 2 and 8 were close to 4, 1 was slower
-(per-call overhead). The network's top blocks alone, as fine-tuning runs them on cached
+per size): 4 photos per call ran Lite0 at 60.4 images/s against 44.9 at 32 (1.35x), Lite1 42.8
+against 25.5 (1.68x), Lite2 33.4 against 21.0 (1.59x); 2 and 8 were slower than 4 but faster than
+32, and 1 the slowest for Lite0 (per-call overhead). The network's top blocks alone, as fine-tuning runs them on cached
 activations, are small and faster at 32, so only calls that start from the image are sliced. A GPU
 wants wide batches, so there the caller's batch goes in whole. Decoding and caching still work in
 the caller's batches; the slices only change how the network is called, never its outputs.
