@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from train import slicing
@@ -33,13 +34,12 @@ def test_the_network_in_slices_gives_the_whole_batch_answers():
     np.testing.assert_allclose(slicing.in_slices(features, images, 4), features(images), atol=1e-4)
 
 
-def test_a_gpu_takes_the_whole_batch(monkeypatch):
+@pytest.mark.parametrize(("devices", "expected"), [(["GPU:0"], None), ([], slicing.CPU_SLICE)])
+def test_a_gpu_takes_the_whole_batch_a_cpu_slices(monkeypatch, devices, expected):
     slicing.slice_size.cache_clear()
-    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: ["GPU:0"] if kind == "GPU" else [])
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: devices if kind == "GPU" else [])
     try:
-        assert slicing.slice_size() is None
+        assert slicing.slice_size() == expected
     finally:
         slicing.slice_size.cache_clear()
-    monkeypatch.undo()
-    assert slicing.slice_size() == slicing.CPU_SLICE
 

@@ -79,7 +79,7 @@ def prepare(dataset: str | os.PathLike, config: str | os.PathLike | None, progre
         caches, network, what, lacking = [cache], None, "bottlenecks", set()
         if activations is not None:  # one pass of each photo fills both caches (see Variant.build_split)
             variants = fine_tune_variants(settings, sum(1 for part in placement.values() if part == TRAIN))
-            jobs = list(dict.fromkeys(jobs + _jobs(root, usable, placement, variants)))
+            jobs = _jobs(root, usable, placement, variants)  # variants >= augment: every bottleneck job is among them
             caches, network, what = [activations, cache], backbone.lite.build_split(cut), "bottlenecks + activations"
             lacking = activations.missing([j.key for j in jobs])
         extracted, failed = extract(jobs, backbone, caches, settings.extract_batch, progress, network=network, what=what)
