@@ -17,7 +17,7 @@ from .decode import INTERNAL_ERROR
 from .record import ImageRecord
 from .tree import CURATE_DIR
 
-#: 2: every mode is read as RGB with transparency on white (curate/pixels.py), so palette,
+#: 2: every mode is read as RGB with transparency on white (retrainkit/pixels.py), so palette,
 #: bilevel and 16-bit files once called corrupt are read again.
 SCAN_VERSION = 2
 CACHE_NAME = "scan.sqlite"

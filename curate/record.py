@@ -18,7 +18,7 @@ class ImageRecord:
     problem: str = ""
     format: str = ""
     mode: str = ""
-    #: an alpha channel or a transparent colour: every stage composites it on white (curate/pixels.py)
+    #: an alpha channel or a transparent colour: every stage composites it on white (retrainkit/pixels.py)
     transparent: bool = False
     #: size after EXIF orientation, as a viewer shows it
     width: int = 0

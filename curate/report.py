@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .analysis import TABLE_COLUMNS, Analysis
 from .duplicates import DuplicateGroup
-from .pixels import thumbnail_jpeg
+from retrainkit.pixels import thumbnail_jpeg
 from .record import ImageRecord
 from .tree import CURATE_DIR
 

@@ -28,7 +28,7 @@ from retrainkit.locks import DatasetBusy
 from . import relabel
 from .analysis import Analysis
 from .errors import CurateError
-from .pixels import thumbnail_jpeg
+from retrainkit.pixels import thumbnail_jpeg
 from .rejects import RejectList
 from .review_data import ReviewMemory, page_state
 from .tree import CURATE_DIR

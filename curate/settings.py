@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrainkit.config import load_section
+from retrainkit.phash import NEAR_DISTANCE
 
 from .errors import CurateError
 
@@ -17,8 +18,8 @@ class CurateSettings:
     #: longer side / shorter side above this is an extreme aspect ratio
     max_aspect: float = 3.0
     #: pHash Hamming distance at or below which two images are near-duplicates (-1 turns it off);
-    #: chosen by bench/curate_threshold.py on resized, recompressed and cropped copies
-    near_distance: int = 10
+    #: the same rule `collect` applies to new downloads (retrainkit.phash.NEAR_DISTANCE)
+    near_distance: int = NEAR_DISTANCE
     #: mean brightness (0-255) below which an image is "dark", above which "bright"
     dark_below: float = 20.0
     bright_above: float = 235.0

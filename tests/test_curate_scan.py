@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 import curate
-from curate.decode import phash_bits
+from retrainkit.phash import phash_bits
 from tests.images import (
     crop,
     encode,

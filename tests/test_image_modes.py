@@ -13,7 +13,7 @@ from PIL import Image
 
 import curate
 from curate.decode import inspect_file
-from curate.pixels import to_rgb
+from retrainkit.pixels import to_rgb
 from tests.images import encode, every_mode, transparent_picture, write
 from tests.test_train_pipeline import COLOURS, coloured, options, tiny_backbone  # noqa: F401 - fixtures
 from train.classify import classify
@@ -98,7 +98,7 @@ def test_a_bug_in_our_decoding_is_logged_not_called_corrupt(tmp_path, monkeypatc
     def broken(*_):
         raise TypeError("a bug of ours")
 
-    monkeypatch.setattr(decode, "_reduced", broken)
+    monkeypatch.setattr(decode, "upright_working_copy", broken)
     write(tmp_path / "x" / "fine.png", encode(Image.new("RGB", (50, 50), (1, 2, 3)), "PNG"))
     with caplog.at_level(logging.ERROR):
         record = inspect_file(str(tmp_path), "x/fine.png")

@@ -32,7 +32,7 @@ from .preprocess import augmented, preprocess
 from .slicing import in_slices
 
 #: Part of the cache's file name; raised when the pixels reaching the backbone change (2: transparent,
-#: palette and 16-bit images converted by curate.pixels.to_rgb), so no vector from before is served.
+#: palette and 16-bit images converted by retrainkit.pixels.to_rgb), so no vector from before is served.
 PIXELS_VERSION = "-px2"
 
 

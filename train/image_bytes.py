@@ -2,7 +2,7 @@
 
 TensorFlow decodes plain 8-bit RGB or grey JPEG, PNG and BMP files the way Pillow does; Pillow reads
 many more (WebP, TIFF, GIF, CMYK JPEGs, palette, bilevel, 16-bit and transparent images). Those go
-through `curate.pixels.to_rgb`, the conversion curation hashes with (transparency on white, wide
+through `retrainkit.pixels.to_rgb`, the conversion curation hashes with (transparency on white, wide
 samples scaled to 8 bits). Training and `classify` both go through this one decision, so a file
 reaches the model the same way in both, and the SavedModel only ever sees files it decodes alike.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from curate.pixels import has_transparency, to_rgb
+from retrainkit.pixels import has_transparency, to_rgb
 
 from .errors import TrainError
 

@@ -15,7 +15,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from curate.pixels import thumbnail_jpeg
+from retrainkit.pixels import thumbnail_jpeg
 
 from .report_plots import confusion_figure, learning_curves_figure, save
 
