@@ -1,6 +1,8 @@
 """`collect LABEL... --count N`: the shell face of `collector.collect()`.
 
-Our errors become one line on stderr and exit code 2 at `retrainkit.cli.run_command`, here.
+Our errors become one line on stderr and exit code 2 at `retrainkit.cli.run_command`, here. A
+label whose query names nothing at a source (an iNaturalist name with no taxon) does not stop the
+others: the summary says so, and the exit code is 2 once they are done.
 """
 
 from __future__ import annotations
@@ -8,26 +10,34 @@ from __future__ import annotations
 import argparse
 import sys
 
-from retrainkit.cli import OneLineParser, run_command
+from retrainkit.cli import EXIT_BAD_INPUT, OneLineParser, run_command
 
 from .collect import SORTS, collect
+from .sources import NAMES
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="collect",
-        description="Download Flickr photos for each label into DATASET/<label>/, with provenance and credits.",
+        description="Download openly licensed photos for each label into DATASET/<label>/, with provenance and credits, "
+                    "from Openverse, Wikimedia Commons, iNaturalist (no key needed) or Flickr (with a key).",
         epilog="Options left out come from the config file, then the built-in defaults (see config.example.toml).",
     )
-    parser.add_argument("labels", nargs="+", metavar="LABEL", help="one search per label; each becomes a folder")
+    parser.add_argument("labels", nargs="+", metavar="LABEL[=QUERY]",
+                        help="each label becomes a folder; LABEL=QUERY searches QUERY for it (sunflower=Helianthus annuus, "
+                             "sunflower=taxon:47148 on iNaturalist), so a label cannot contain '='")
     parser.add_argument("--count", "-n", type=int, help="photos wanted per label, counting those already there (default 20)")
     parser.add_argument("--out", "-o", help="dataset folder (default ./dataset)")
+    parser.add_argument("--source", "-s", metavar="SOURCES",
+                        help=f"auto (default: flickr with a key, else openverse,commons) or any of {', '.join(NAMES)}, joined by commas")
     parser.add_argument("--size", help="longest edge wanted: a pixel count or a Flickr size letter (default c = 800 px)")
-    parser.add_argument("--license", help="any, cc (Creative Commons + public domain, default), commercial, or ids like 4,9,10")
-    parser.add_argument("--sort", choices=SORTS, help="Flickr's result order (default relevance)")
-    parser.add_argument("--tags", action=argparse.BooleanOptionalAction, default=None, help="match the label against tags instead of free text")
+    parser.add_argument("--license", help="any, cc (Creative Commons + public domain, default), commercial; Flickr also takes ids like 4,9,10")
+    parser.add_argument("--sort", choices=SORTS, help="Flickr's result order (default relevance; Flickr only)")
+    parser.add_argument("--tags", action=argparse.BooleanOptionalAction, default=None,
+                        help="match the label against tags instead of free text (Flickr only)")
     parser.add_argument("--workers", type=int, help="parallel downloads (default 8)")
-    parser.add_argument("--feed", action="store_true", help="no API key: use the public feed (at most 20 recent photos per tag, licence unknown)")
+    parser.add_argument("--feed", action="store_true", help="another name for --source feed: Flickr's public feed (20 recent photos, licence unknown)")
+    parser.add_argument("--contact", help="an e-mail or URL put in our User-Agent, as Wikimedia asks ([collect] contact)")
     parser.add_argument("--endpoint", help="Flickr REST URL, for mirrors and tests")
     parser.add_argument("--timeout", type=float, help="seconds to wait for a server (default 20)")
     parser.add_argument("--retries", type=int, help="retries per request (default 5)")
@@ -47,6 +57,8 @@ def _collect(args: argparse.Namespace) -> int:
         args.labels,
         count=args.count,
         out=args.out,
+        source=args.source,
+        contact=args.contact,
         size=args.size,
         license=args.license,
         sort=args.sort,
@@ -60,7 +72,7 @@ def _collect(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     print(summary.report())
-    return 0
+    return EXIT_BAD_INPUT if any(label.has_error for label in summary.labels) else 0
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The [flickr] and [collect] sections of the shared settings file, as frozen dataclasses with their defaults.
+"""The [collect] section and one per source ([flickr], [openverse], [commons], [inaturalist]) of the
+shared settings file, as frozen dataclasses with their defaults.
 
 The file itself is read by `retrainkit.config`, the loader every stage shares; curate and train load
 theirs the same way (`CurateSettings.load`, `TrainSettings.load`). config.example.toml documents each key.
@@ -10,11 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrainkit.config import load_section
+from retrainkit.phash import NEAR_DISTANCE
 
 from .errors import CollectError
 
 FLICKR_REST_URL = "https://api.flickr.com/services/rest/"
 FLICKR_FEED_URL = "https://www.flickr.com/services/feeds/photos_public.gne"
+OPENVERSE_URL = "https://api.openverse.org/v1/"
+COMMONS_URL = "https://commons.wikimedia.org/w/api.php"
+INATURALIST_URL = "https://api.inaturalist.org/v1/"
 
 #: Secrets come from the environment when it has them, so a key never has to be written into a file.
 ENV_OVERRIDES = {"api_key": "FLICKR_API_KEY", "api_secret": "FLICKR_API_SECRET"}
@@ -38,9 +43,47 @@ class FlickrSettings:
 
 
 @dataclass(frozen=True)
+class OpenverseSettings:
+    """Anonymous by default; a registered app (client_credentials) gets pages of 50 and deeper paging."""
+
+    endpoint: str = OPENVERSE_URL
+    client_id: str = ""
+    client_secret: str = ""
+
+    @classmethod
+    def load(cls, config: str | Path | None = None, **overrides: object) -> OpenverseSettings:
+        return load_section(cls, "openverse", config, overrides, CollectError,
+                            env={("openverse", "client_id"): "OPENVERSE_CLIENT_ID", ("openverse", "client_secret"): "OPENVERSE_CLIENT_SECRET"})
+
+
+@dataclass(frozen=True)
+class CommonsSettings:
+    endpoint: str = COMMONS_URL
+
+    @classmethod
+    def load(cls, config: str | Path | None = None, **overrides: object) -> CommonsSettings:
+        return load_section(cls, "commons", config, overrides, CollectError)
+
+
+@dataclass(frozen=True)
+class INaturalistSettings:
+    endpoint: str = INATURALIST_URL
+
+    @classmethod
+    def load(cls, config: str | Path | None = None, **overrides: object) -> INaturalistSettings:
+        return load_section(cls, "inaturalist", config, overrides, CollectError)
+
+
+@dataclass(frozen=True)
 class CollectSettings:
     out: str = "dataset"
     count: int = 20
+    #: where photos come from: `auto` (Flickr with a key, else openverse,commons), or names joined by commas
+    source: str = "auto"
+    #: an e-mail or URL for the User-Agent (Wikimedia asks every client for a way to reach its operator)
+    contact: str = ""
+    #: a download within this pHash distance of a kept photo is a copy (curate's near_distance; -1 turns it off)
+    near_distance: int = NEAR_DISTANCE
     #: a Flickr size letter or a pixel count (collector.sizes)
     size: str = "c"
     license: str = "cc"

@@ -1,13 +1,16 @@
 """What a dataset folder already holds, and how new files enter it without ever being half-written.
 
 Labels are the sub-folders whose names do not start with `.`. A collected file is named by its
-Flickr photo id, so the id alone tells whether a photo is already here, under which label, or
-was moved to `.quarantine/` by curation (then it must not come back with the next collect).
+photo id (the Flickr id, or `<source>-<id>` for the other sources), so the id alone tells whether
+a photo is already here, under which label, or was moved to `.quarantine/` by curation (then it
+must not come back with the next collect).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -19,6 +22,9 @@ from .errors import CollectError
 META_DIR = ".collect"
 TMP_DIR = ".collect/tmp"
 QUARANTINE_DIR = ".quarantine"
+#: downloads found to copy a kept photo (collector.copies); never fetched again
+COPIES = "copies.jsonl"
+_SOURCE_ID = re.compile(r"(openverse|commons|inaturalist)-[A-Za-z0-9-]+")
 
 
 @dataclass
@@ -30,29 +36,46 @@ class DatasetIndex:
     counts: dict[str, int] = field(default_factory=dict)
     #: ids curation moved out; they are never downloaded again
     quarantined: set[str] = field(default_factory=set)
+    #: ids whose download copied a kept photo; not downloaded again either
+    copies: set[str] = field(default_factory=set)
 
     @classmethod
     def scan(cls, root: Path) -> DatasetIndex:
         index = cls(root)
-        for label_dir in _label_dirs(root):
+        for label_dir in label_dirs(root):
             files = [p for p in label_dir.iterdir() if p.is_file() and not p.name.startswith(".")]
             index.counts[label_dir.name] = len(files)
             for path in files:
                 if photo_id(path):
                     index.filed.setdefault(photo_id(path), label_dir.name)
-        for label_dir in _label_dirs(root / QUARANTINE_DIR):
+        for label_dir in label_dirs(root / QUARANTINE_DIR):
             index.quarantined.update(photo_id(p) for p in label_dir.iterdir() if photo_id(p))
+        index.copies = _copy_ids(root / META_DIR / COPIES)
         return index
 
 
+def _copy_ids(path: Path) -> set[str]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return set()
+    ids = set()
+    for line in lines:
+        try:
+            ids.add(str(json.loads(line)["id"]))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return ids
+
+
 def photo_id(path: Path) -> str:
-    """The Flickr id a file is named by, "" for a file named otherwise. Curation keeps a taken name
+    """The photo id a file is named by, "" for a file named otherwise. Curation keeps a taken name
     as `<id>~N.jpg` (it never overwrites), and that file is still photo <id>: collect must not fetch it again."""
     stem = path.stem.split("~", 1)[0]
-    return stem if stem.isdigit() else ""
+    return stem if stem.isdigit() or _SOURCE_ID.fullmatch(stem) else ""
 
 
-def _label_dirs(root: Path) -> list[Path]:
+def label_dirs(root: Path) -> list[Path]:
     if not root.is_dir():
         return []
     return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))

@@ -4,22 +4,26 @@ Retries happen at two levels. The session (urllib3 `Retry`) retries connection e
 waiting for the reply, 429 with its Retry-After, and 5xx. A body that breaks off half-way
 (a truncated transfer) is only seen while reading, after urllib3 is done, so that is retried here.
 A deleted Flickr photo redirects to a "photo unavailable" image; that is a failure, not a photo.
+A whole image that copies a photo already kept (`copies.KeptPictures`) is not written either: it
+fails as a `CopyFound`, which says what it copied.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
 from .candidate import Candidate
+from .copies import Copy, KeptPictures
 from .dataset import write_atomically
-from .http import RetryPolicy, make_session
+from .http import USER_AGENT, HostPauses, RetryPolicy, make_session
 from .imagecheck import BadImage, ImageInfo, inspect
 
 MAX_BYTES = 50 * 1024 * 1024
@@ -33,6 +37,15 @@ class DownloadFailed(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class CopyFound(DownloadFailed):
+    """The picture is one already kept (another size, a re-encode, another service's copy)."""
+
+    def __init__(self, copy: Copy, downloaded: Downloaded) -> None:
+        super().__init__("copy")
+        self.copy = copy
+        self.downloaded = downloaded
 
 
 class _BodyBroken(Exception):
@@ -64,18 +77,28 @@ class Downloader:
         policy: RetryPolicy,
         journal: Callable[[Downloaded], None] = lambda item: None,
         max_bytes: int = MAX_BYTES,
+        kept: KeptPictures | None = None,
+        pauses: HostPauses | None = None,
+        agent: str = USER_AGENT,
+        slots: Mapping[str, int] | None = None,
     ) -> None:
         self.root = root
         self.journal = journal
         self.policy = policy
         self.max_bytes = max_bytes
+        self.kept = kept or KeptPictures(max_distance=-1)
+        self.pauses = pauses
+        self.agent = agent
+        #: at most this many downloads at once from a source's photos (Commons asks for "a few")
+        self._slots = {source: threading.BoundedSemaphore(n) for source, n in (slots or {}).items()}
         self._local = threading.local()
 
     def fetch(self, candidate: Candidate, label: str) -> Downloaded:
         last_status = "http-404"
         for size, url in candidate.urls:
             try:
-                data = self._get(url)
+                with self._slots.get(candidate.source) or contextlib.nullcontext():
+                    data = self._get(url)
             except _NotServed as missing:
                 last_status = str(missing)
                 continue
@@ -85,15 +108,19 @@ class Downloader:
                 raise DownloadFailed(bad.reason) from None
             name = f"{candidate.photo_id}.{info.extension}"
             item = Downloaded(candidate, label, size, url, self.root / label / name, info, len(data), hashlib.sha256(data).hexdigest())
+            copy = self.kept.claim(info.phash, f"{label}/{name}")
+            if copy is not None:
+                raise CopyFound(copy, item)
             self.journal(item)  # provenance first: a kill after this leaves a record, never an unexplained file
             write_atomically(self.root, label, name, data)
+            self.kept.remember(self.root, f"{label}/{name}", info.phash)
             return item
         raise DownloadFailed(last_status)
 
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
         if session is None:
-            session = self._local.session = make_session(self.policy, pool_size=2)
+            session = self._local.session = make_session(self.policy, pool_size=2, pauses=self.pauses, agent=self.agent)
         return session
 
     def _get(self, url: str) -> bytes:

@@ -19,7 +19,6 @@ from .errors import CollectError, FlickrUnavailable
 from .licenses import UNKNOWN
 
 _LINK = re.compile(r"/photos/([^/]+)/(\d+)")
-_SIZED = re.compile(r"_[a-z]\.(jpg|png|gif)$")
 _AUTHOR = re.compile(r'\("?(.*?)"?\)\s*$')
 
 
@@ -62,22 +61,7 @@ class FeedSource:
             owner_name=author.group(1) if author else "",
             title=str(item.get("title", "")),
             license=UNKNOWN,
-            urls=_size_variants(small, self.size),
+            urls=sizes.flickr_variants(small, self.size),
+            source="feed",
+            source_id=link.group(2),
         )
-
-
-#: ladder letter -> file-name suffix, for the sizes that share the small file's secret.
-_FEED_SUFFIXES = {"n": "n", "w": "w", "z": "z", "c": "c", "l": "b"}
-
-
-def _size_variants(small_url: str, size: str) -> tuple[tuple[str, str], ...]:
-    """The feed links the 240 px `_m` file (ladder size `s`); the same name with another suffix is usually served too."""
-    if not _SIZED.search(small_url):
-        return (("s", small_url),)
-    variants = []
-    for letter in sizes.preference(size):
-        if letter in _FEED_SUFFIXES and len(variants) < 2:
-            suffix = _FEED_SUFFIXES[letter]
-            variants.append((letter, _SIZED.sub(lambda m, s=suffix: f"_{s}.{m.group(1)}", small_url)))
-    variants.append(("s", small_url))
-    return tuple(variants)

@@ -28,7 +28,8 @@ logging.getLogger("flickrapi").addHandler(logging.NullHandler())
 #: Flickr's own "try again later" codes: 10 search unavailable, 105 service unavailable, 106 write failed.
 RETRYABLE_CODES = frozenset({10, 105, 106})
 INVALID_KEY = 100
-KEY_HELP = "get a free key at https://www.flickr.com/services/apps/create/apply/"
+KEY_HELP = "Flickr gives keys to Pro accounts at https://www.flickr.com/services/apps/create/apply/"
+KEYLESS_HINT = "or collect with no key: --source openverse,commons or --source inaturalist"
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,8 @@ class FlickrClient:
         limiter: SlidingWindowLimiter | SharedWindowLimiter,
     ) -> None:
         if not api_key:
-            raise CollectError(f"no Flickr API key: set FLICKR_API_KEY and FLICKR_API_SECRET or [flickr] in config.toml ({KEY_HELP}); or use --feed")
+            raise CollectError(f"--source flickr needs an API key: set FLICKR_API_KEY and FLICKR_API_SECRET or [flickr] in config.toml "
+                               f"({KEY_HELP}); {KEYLESS_HINT}")
         if not api_secret:
             raise CollectError(f"no Flickr API secret: set FLICKR_API_SECRET or [flickr] api_secret in config.toml ({KEY_HELP})")
         self.endpoint = endpoint

@@ -1,9 +1,11 @@
-"""Decide whether downloaded bytes are a real, complete image, and what format they really are.
+"""Decide whether downloaded bytes are a real, complete image, what format they really are, and
+their perceptual hash (the same decode gives both).
 
 Why a full decode: a truncated JPEG opens fine and only fails when its last rows are read, and
 an HTML error page or a PNG named `.jpg` would poison training later. JPEGs are decoded in
 draft mode (DCT scaling): every compressed byte is still read, so truncation is caught, at a
-fraction of the cost of producing full-size pixels.
+fraction of the cost of producing full-size pixels. That small decode is the one curate hashes
+(`retrainkit.phash`), so the hash costs no second decode.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import warnings
 from dataclasses import dataclass
 
 from PIL import Image
+
+from retrainkit.phash import gray_input, phash_bits, upright_working_copy
 
 EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp", "BMP": "bmp", "TIFF": "tif"}
 
@@ -31,6 +35,8 @@ class ImageInfo:
     extension: str
     width: int
     height: int
+    #: curate's pHash of the picture (retrainkit.phash), to find copies of photos already kept
+    phash: int = 0
 
 
 def inspect(data: bytes) -> ImageInfo:
@@ -42,9 +48,7 @@ def inspect(data: bytes) -> ImageInfo:
             with Image.open(io.BytesIO(data)) as image:
                 fmt = image.format or ""
                 width, height = image.size
-                if fmt == "JPEG":
-                    image.draft(image.mode, (max(1, width // 8), max(1, height // 8)))
-                image.load()
+                working, _ = upright_working_copy(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise BadImage("too-large") from None
     except Image.UnidentifiedImageError:
@@ -53,4 +57,4 @@ def inspect(data: bytes) -> ImageInfo:
         raise BadImage("corrupt") from None
     if width < 1 or height < 1:
         raise BadImage("corrupt")
-    return ImageInfo(fmt, EXTENSIONS.get(fmt, fmt.lower()), width, height)
+    return ImageInfo(fmt, EXTENSIONS.get(fmt, fmt.lower()), width, height, phash_bits(gray_input(working)))

@@ -14,26 +14,36 @@ from pathlib import Path
 
 from retrainkit.provenance import ATTRIBUTION, PHOTOS, append_line, read_records, write_attribution
 
-from .dataset import META_DIR
+from .copies import Copy
+from .dataset import COPIES, META_DIR
 from .download import Downloaded
 
 CONFLICTS = "conflicts.jsonl"
-__all__ = ["ATTRIBUTION", "CONFLICTS", "PHOTOS", "ProvenanceLog", "read_records", "record_for", "write_attribution"]
+__all__ = ["ATTRIBUTION", "COPIES", "CONFLICTS", "PHOTOS", "ProvenanceLog", "read_records", "record_for", "write_attribution"]
 
 
 def record_for(item: Downloaded, query: str) -> dict:
+    """One photo's line. Flickr's fields keep their names (`owner`, `ownername`, `license` = the
+    source's licence id, `page_url` = the landing page), so lines written before there were other
+    sources read the same; `source`, `creator`, `license_code`, `attribution` and the rest are added."""
     c = item.candidate
     return {
         "id": c.photo_id,
         "label": item.label,
         "file": f"{item.label}/{item.path.name}",
         "query": query,
+        "source": c.source,
+        "source_id": c.source_id or c.photo_id,
         "title": c.title,
         "owner": c.owner,
         "ownername": c.owner_name,
+        "creator": c.owner_name or c.owner,
         "license": c.license.id,
         "license_name": c.license.name,
         "license_url": c.license.url,
+        "license_code": c.license.code,
+        "license_version": c.license.version,
+        "attribution": c.credit,
         "page_url": c.page_url,
         "url": item.url,
         "size": item.size,
@@ -42,6 +52,8 @@ def record_for(item: Downloaded, query: str) -> dict:
         "height": item.info.height,
         "bytes": item.bytes,
         "sha256": item.sha256,
+        "phash": f"{item.info.phash:016x}",
+        **dict(c.extra),
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
@@ -57,14 +69,18 @@ class ProvenanceLog:
     def photo(self, record: dict) -> None:
         self._append(PHOTOS, record)
 
-    def conflict(self, photo_id: str, filed_under: str, also_matched: str, query: str) -> None:
-        self._append(CONFLICTS, {
-            "id": photo_id,
-            "filed_under": filed_under,
-            "also_matched": also_matched,
-            "query": query,
-            "time": datetime.now(UTC).isoformat(timespec="seconds"),
-        })
+    def conflict(self, photo_id: str, filed_under: str, also_matched: str, query: str, copy_of: str = "") -> None:
+        """A photo found for two labels: by its id, or (`copy_of`, the kept file) by its picture."""
+        record = {"id": photo_id, "filed_under": filed_under, "also_matched": also_matched, "query": query}
+        if copy_of:
+            record["copy_of"] = copy_of
+        self._append(CONFLICTS, {**record, "time": datetime.now(UTC).isoformat(timespec="seconds")})
+
+    def copy(self, item: Downloaded, copy: Copy) -> None:
+        """A download that copies a kept photo: not kept, and never fetched again."""
+        c = item.candidate
+        self._append(COPIES, {"id": c.photo_id, "source": c.source, "url": item.url, "label": item.label, "copy_of": copy.of,
+                              "distance": copy.distance, "page_url": c.page_url, "time": datetime.now(UTC).isoformat(timespec="seconds")})
 
     def _append(self, name: str, record: dict) -> None:
         with self._lock:

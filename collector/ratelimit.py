@@ -1,4 +1,5 @@
-"""Stay under Flickr's 3,600 API calls per hour per key.
+"""Stay under a service's pace: Flickr's 3,600 API calls per hour per key, iNaturalist's 60 a minute
+and 10,000 a day.
 
 Why a sliding window rather than a fixed pace: a typical run makes a handful of calls and should
 not wait at all; only a run that would really exceed the quota is slowed, by exactly as much as
@@ -67,12 +68,12 @@ class SharedWindowLimiter:
     """
 
     def __init__(self, calls: int, api_key: str, window_s: float = 3600.0, folder: Path | None = None,
-                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> None:
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep, service: str = "flickr") -> None:
         if calls <= 0:
             raise ValueError("calls must be positive")
         self.calls, self.window_s, self._clock, self._sleep = calls, window_s, clock, sleep
         folder = folder or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "retrainkit"
-        self.file = folder / f"flickr-calls-{hashlib.sha256(api_key.encode()).hexdigest()[:16]}.json"
+        self.file = folder / f"{service}-calls-{hashlib.sha256(api_key.encode()).hexdigest()[:16]}.json"
         self._threads = threading.Lock()
         self.waited_s = 0.0
         try:

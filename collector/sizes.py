@@ -8,6 +8,7 @@ one asked for, so 800 px (`c`) falls back to 640 (`z`), then 1024 (`l`), then fu
 from __future__ import annotations
 
 import math
+import re
 
 from .errors import CollectError
 
@@ -61,3 +62,35 @@ def _as_int(value: object) -> int:
         return int(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return 0
+
+
+#: ladder letter -> file-name suffix, for the sizes that share a static Flickr file's secret.
+_FLICKR_SUFFIXES = {"n": "n", "w": "w", "z": "z", "c": "c", "l": "b"}
+_FLICKR_SIZED = re.compile(r"_([a-z])\.(jpg|png|gif)$")
+_SUFFIX_LETTER = {"m": "s", "n": "n", "w": "w", "z": "z", "c": "c", "b": "l"}
+
+
+def flickr_variants(url: str, size: str, keep: int = 2) -> tuple[tuple[str, str], ...]:
+    """A static Flickr file (`<id>_<secret>_m.jpg`) at the `keep` ladder sizes nearest `size`, then as given.
+
+    Flickr serves the same name with another suffix for the sizes that share the file's secret; the
+    public feed links the 240 px `_m` file and Openverse the 1024 px `_b` one.
+    """
+    found = _FLICKR_SIZED.search(url)
+    if not found:
+        return (("original", url),)
+    given = _SUFFIX_LETTER.get(found.group(1), found.group(1))
+    variants = []
+    for letter in preference(size):
+        if letter in _FLICKR_SUFFIXES and len(variants) < keep:
+            suffix = _FLICKR_SUFFIXES[letter]
+            variants.append((letter, _FLICKR_SIZED.sub(lambda m, s=suffix: f"_{s}.{m.group(2)}", url)))
+    if all(sized != url for _, sized in variants):
+        variants.append((given, url))
+    return tuple(variants)
+
+
+def nearest(widths: dict[str, int], size: str) -> list[str]:
+    """The names of a source's fixed sizes (`{"medium": 500, "large": 1024}`), nearest the ladder size first."""
+    wanted = LADDER[size]
+    return sorted(widths, key=lambda name: (abs(math.log(widths[name] / wanted)), widths[name]))

@@ -12,9 +12,10 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from retrainkit.pixels import thumbnail_jpeg
+
 from .analysis import TABLE_COLUMNS, Analysis
 from .duplicates import DuplicateGroup
-from retrainkit.pixels import thumbnail_jpeg
 from .record import ImageRecord
 from .tree import CURATE_DIR
 

@@ -24,11 +24,11 @@ from importlib import resources
 from pathlib import Path
 
 from retrainkit.locks import DatasetBusy
+from retrainkit.pixels import thumbnail_jpeg
 
 from . import relabel
 from .analysis import Analysis
 from .errors import CurateError
-from retrainkit.pixels import thumbnail_jpeg
 from .rejects import RejectList
 from .review_data import ReviewMemory, page_state
 from .tree import CURATE_DIR

@@ -20,7 +20,7 @@ from .errors import ConfigError
 DEFAULT_CONFIG_NAME = "config.toml"
 
 #: Sections owned by the stages; a name outside this set is a typo.
-STAGE_SECTIONS = frozenset({"flickr", "collect", "curate", "review", "train", "suspects", "serve"})
+STAGE_SECTIONS = frozenset({"flickr", "openverse", "commons", "inaturalist", "collect", "curate", "review", "train", "suspects", "serve"})
 
 
 def load_config(path: str | Path | None, sections: dict[str, dict[str, Any]],

@@ -78,13 +78,18 @@ def write_attribution(root: Path) -> Path:
         for r in sorted(by_label[label], key=lambda rec: rec["file"]):
             licence = f"[{r['license_name']}]({r['license_url']})" if r.get("license_url") else r.get("license_name", "unknown licence")
             title = r.get("title") or "untitled"
-            owner = r.get("ownername") or r.get("owner") or "unknown"
-            lines.append(f"- `{r['file']}`: [{_md(title)}]({r['page_url']}) by {_md(owner)}, {licence}")
+            owner = r.get("creator") or r.get("ownername") or r.get("owner") or "unknown"
+            via = _VIA.get(r.get("source", ""), "")
+            lines.append(f"- `{r['file']}`: [{_md(title)}]({r['page_url']}) by {_md(owner)}, {licence}{via}")
     target = root / META_DIR / ATTRIBUTION
     tmp = target.with_suffix(".tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     tmp.replace(target)
     return target
+
+
+#: how a credit names the service a photo came through (Flickr's own lines say nothing, as before)
+_VIA = {"openverse": ", via Openverse", "commons": ", via Wikimedia Commons", "inaturalist": ", via iNaturalist"}
 
 
 def _md(text: str) -> str:

@@ -46,7 +46,7 @@ def test_prints_the_summary_table_and_exits_0(fake, keys, capsys, dataset):
     code, out, _ = run_cli(capsys, "rose", "tulip", "--count", "3", "--out", str(dataset), "--endpoint", fake.rest_url)
     assert code == 0
     header, rule, rose, tulip = out.splitlines()[:4]
-    assert header.split() == ["label", "requested", "have", "new", "existing", "failed", "conflicts"]
+    assert header.split() == ["label", "requested", "have", "new", "existing", "sources", "failed", "copies", "conflicts"]
     assert rose.split()[:4] == ["rose", "3", "3", "3"]
     assert tulip.split()[:4] == ["tulip", "3", "1", "1"]
     assert "tulip: only 1 of 3 photos" in out
@@ -60,9 +60,10 @@ def test_invalid_key_is_one_line_without_the_secret(fake, monkeypatch, capsys, d
     assert_one_line_error(code, err, "error 100", "FLICKR_API_KEY")
 
 
-def test_no_key_says_how_to_get_one(fake, capsys, dataset):
-    code, _, err = run_cli(capsys, "rose", "--out", str(dataset), "--endpoint", fake.rest_url)
-    assert_one_line_error(code, err, "no Flickr API key", "flickr.com/services/apps/create", "--feed")
+def test_flickr_with_no_key_says_what_to_do_and_writes_nothing(fake, capsys, dataset):
+    code, _, err = run_cli(capsys, "rose", "--source", "flickr", "--out", str(dataset), "--endpoint", fake.rest_url)
+    assert_one_line_error(code, err, "needs an API key", "FLICKR_API_KEY", "--source openverse,commons")
+    assert not dataset.exists()
     assert not fake.rest_calls
 
 
