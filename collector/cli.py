@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tags", action=argparse.BooleanOptionalAction, default=None,
                         help="match the label against tags instead of free text (Flickr only)")
     parser.add_argument("--workers", type=int, help="parallel downloads (default 8)")
-    parser.add_argument("--feed", action="store_true", help="another name for --source feed: Flickr's public feed (20 recent photos, licence unknown)")
+    parser.add_argument("--feed", action="store_true",
+                        help="another name for --source feed: Flickr's public feed (20 recent photos, licence unknown)")
     parser.add_argument("--contact", help="an e-mail or URL put in our User-Agent, as Wikimedia asks ([collect] contact)")
     parser.add_argument("--endpoint", help="Flickr REST URL, for mirrors and tests")
     parser.add_argument("--timeout", type=float, help="seconds to wait for a server (default 20)")

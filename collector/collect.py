@@ -204,7 +204,7 @@ class _Run:
             kept.close()
             write_attribution(self.root)
         return CollectSummary(self.root, summaries, api_calls=sources.api_calls, seconds=time.monotonic() - started,
-                              sources=list(sources.names))
+                              sources=list(sources.names), notes_shown=self.progress)
 
     def _label(self, label: LabelQuery, summary: LabelSummary, need: int, sources: SourceSet, index: DatasetIndex,
                log: ProvenanceLog, kept: KeptPictures, pool: ThreadPoolExecutor) -> None:

@@ -107,15 +107,14 @@ class INaturalistSearch:
             return _taxon(found[0])
         payload = self._get("taxa/autocomplete", {"q": self.query, "is_active": "true", "per_page": 30})
         results = [r for r in payload.get("results") or [] if isinstance(r, dict) and r.get("is_active", True) is not False]
-        wanted = self.query.strip().casefold()
-        matching = [r for r in results if wanted in {str(r.get(key) or "").casefold() for key in ("name", "preferred_common_name", "matched_term")}]
-        if not matching:
+        scored = [(_match(self.query, r), _int(r.get("observations_count"), 0), r) for r in results]
+        best = max(scored, key=lambda item: item[:2], default=None)
+        if best is None or best[0] == 0:
             names = ", ".join(_named(r) for r in results[:6])
             found = f"it found: {names}" if names else "it found nothing"
             raise LabelNotFound(f"{self.label}: no iNaturalist taxon is named {self.query!r} ({found}); "
                                 f"write {self.label}=NAME with a scientific or common name, or {self.label}=taxon:ID")
-        best = max(matching, key=lambda r: _int(r.get("observations_count"), 0))
-        return _taxon(best)
+        return _taxon(best[2])
 
     def _candidate(self, observation: dict) -> Candidate | None:
         for photo in observation.get("photos") or []:
@@ -144,6 +143,18 @@ class INaturalistSearch:
                        ("taxon_name", str(taxon.get("name") or (self.taxon.name if self.taxon else "")))),
             )
         return None
+
+
+def _match(query: str, row: dict) -> int:
+    """How well a taxon's names match: 3 one of them is the query, 2 the query is a whole word of one
+    ("sunflower" in "common sunflower"), 1 a word of one starts with it ("sunflowers"), 0 none."""
+    wanted = " ".join(query.casefold().split())
+    names = [" ".join(str(row.get(key) or "").casefold().split()) for key in ("name", "preferred_common_name", "matched_term")]
+    if wanted in names:
+        return 3
+    if any(f" {wanted} " in f" {name} " for name in names):
+        return 2
+    return 1 if any(word.startswith(wanted) for name in names for word in name.split()) else 0
 
 
 def _named(row: dict) -> str:

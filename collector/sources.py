@@ -43,7 +43,7 @@ def parse_sources(spec: str | Iterable[str], has_flickr_key: bool) -> list[str]:
     names = list(dict.fromkeys(part.strip().lower() for part in parts if part.strip()))
     if names == ["auto"]:
         return ["flickr"] if has_flickr_key else list(KEYLESS_DEFAULT)
-    unknown = [name for name in names if name not in NAMES]
+    unknown = [name for name in names if name not in NAMES and name != "auto"]
     if not names or unknown or "auto" in names:
         what = f"unknown source {unknown[0]!r}" if unknown else "auto stands alone" if names else "no source named"
         raise CollectError(f"--source: {what}; use auto or any of {', '.join(NAMES)}, joined by commas (e.g. openverse,commons)")

@@ -45,8 +45,9 @@ class LabelSummary:
 
     @property
     def has_error(self) -> bool:
-        """The label's query named nothing at a source it asked (an error for this label alone)."""
-        return any(reason.startswith(f"{self.label}: ") for reason in self.unavailable.values())
+        """The label came up short and its query named nothing at a source it asked (an error for this
+        label alone; when the other sources filled it, the summary only notes it)."""
+        return self.short and any(reason.startswith(f"{self.label}: ") for reason in self.unavailable.values())
 
 
 @dataclass
@@ -56,6 +57,8 @@ class CollectSummary:
     api_calls: int = 0
     seconds: float = 0.0
     sources: list[str] = field(default_factory=lambda: ["flickr"])
+    #: the labels' notes were printed as they came (with the progress bars), so the report leaves them out
+    notes_shown: bool = False
 
     @property
     def accepted(self) -> int:
@@ -81,16 +84,17 @@ class CollectSummary:
     def report(self) -> str:
         lines = [self.table(), ""]
         for s in self.labels:
-            lines += s.notes
+            lines += [] if self.notes_shown else s.notes
             for source, reason in s.unavailable.items():
                 lines.append(reason if reason.startswith(f"{s.label}: ") else f"{s.label}: {source} set aside: {reason}")
             if s.dry and len(self.sources) > 1:
                 lines.append(f"{s.label}: no more candidates from {', '.join(s.dry)}")
-            if s.skipped:
-                lines.append(f"{s.label}: passed over " + ", ".join(f"{n} ({reason})" for reason, n in sorted(s.skipped.items())))
+            for key, n in sorted(s.skipped.items()):
+                source, _, reason = key.partition(": ")
+                lines.append(f"{s.label}: {source} listed {n} photo(s) passed over ({reason})")
             if s.short:
                 hint = _FLICKR_HINT if self.sources == ["flickr"] else _KEYLESS_HINT
-                lines.append(f"{s.label}: only {s.have} of {s.requested} photos; {' and '.join(self.sources)} had no more usable "
+                lines.append(f"{s.label}: only {s.have} of {s.requested} photos; {', '.join(self.sources)} had no more usable "
                              f"matches ({s.available} reported). {hint}")
         lines.append(
             f"{self.accepted} new photos from {', '.join(self.sources)} in {self.seconds:.1f} s, {self.api_calls} API calls. "

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.fake_flickr import API_KEY, API_SECRET, FakeFlickr
+from tests.fake_sources import FakeCommons, FakeINaturalist, FakeOpenverse
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOWERS_DEV = ROOT.parent / "shared" / "data" / "flowers-dev"
@@ -23,7 +24,7 @@ REAL_FLOWERS = SAMPLE_FLOWERS if USE_SAMPLE else FLOWERS_DEV
 def _isolated_environment(monkeypatch, tmp_path):
     """No test may read the developer's config.toml or Flickr keys, or write outside tmp_path."""
     monkeypatch.chdir(tmp_path)
-    for variable in ("FLICKR_API_KEY", "FLICKR_API_SECRET"):
+    for variable in ("FLICKR_API_KEY", "FLICKR_API_SECRET", "OPENVERSE_CLIENT_ID", "OPENVERSE_CLIENT_SECRET"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
@@ -50,6 +51,40 @@ def fast_options(fake, dataset) -> dict:
         "endpoint": fake.rest_url,
         "timeout": 2.0,
         "retries": 3,
+        "backoff": 0.01,
+        "progress": False,
+    }
+
+
+@pytest.fixture
+def openverse(fake):
+    server = FakeOpenverse(flickr=fake).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def commons():
+    server = FakeCommons().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def inaturalist():
+    server = FakeINaturalist().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def keyless_options(openverse, commons, inaturalist, dataset) -> dict:
+    """Keyword arguments for collect() against the three key-less fakes, with no Flickr key anywhere."""
+    return {
+        "out": dataset,
+        "endpoints": {"openverse": openverse.endpoint, "commons": commons.endpoint, "inaturalist": inaturalist.endpoint},
+        "timeout": 2.0,
+        "retries": 2,
         "backoff": 0.01,
         "progress": False,
     }

@@ -103,6 +103,50 @@ def test_bad_input_is_one_line_and_exit_2(fake, keys, capsys, dataset, argv, nee
     assert not fake.rest_calls
 
 
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["rose", "--source", "pinterest"], "unknown source 'pinterest'"),
+        (["rose", "--source", "auto,commons"], "auto stands alone"),
+        (["sunflower=taxon:abc", "--source", "inaturalist"], "taxon: takes an iNaturalist taxon number"),
+        (["sunflower=taxon:47148", "--source", "openverse"], "add --source inaturalist"),
+        (["rose", "--source", "openverse,commons", "--license", "4,9"], "Flickr licence ids work with --source flickr only"),
+        (["rose", "--source", "openverse", "--sort", "interestingness-desc"], "--sort is Flickr's"),
+        (["rose", "--source", "commons", "--tags"], "--tags is Flickr's"),
+        (["rose", "--source", "openverse", "--endpoint", "http://127.0.0.1:9/"], "--endpoint is Flickr's"),
+        (["=rose"], "a label cannot contain '='"),
+        (["rose", "--feed", "--source", "commons"], "--feed is another name for --source feed"),
+    ],
+)
+def test_bad_keyless_input_is_one_line_exit_2_and_writes_nothing(openverse, commons, inaturalist, capsys, dataset, argv, needle):
+    code, _, err = run_cli(capsys, *argv, "--out", str(dataset))
+    assert_one_line_error(code, err, needle)
+    assert not dataset.exists()
+    assert not openverse.requests and not commons.requests and not inaturalist.requests
+
+
+def test_keyless_sources_take_their_endpoints_from_the_settings_file(openverse, commons, inaturalist, capsys, dataset, tmp_path):
+    openverse.add("rose", 3)
+    commons.add("rose", 3)
+    inaturalist.add(inaturalist.add_taxon(47148, "Helianthus annuus", "common sunflower"), 3)
+    Path("config.toml").write_text(f'[openverse]\nendpoint = "{openverse.endpoint}"\n[commons]\nendpoint = "{commons.endpoint}"\n'
+                                   f'[inaturalist]\nendpoint = "{inaturalist.endpoint}"\n[collect]\ncontact = "me@example.org"\n')
+    code, out, err = run_cli(capsys, "rose", "sunflower=Helianthus annuus", "--source", "openverse,commons,inaturalist", "--count", "3",
+                             "--out", str(dataset))
+    assert code == 0, out + err
+    assert len(list((dataset / "rose").iterdir())) == 3 and len(list((dataset / "sunflower").iterdir())) == 3
+    assert all("me@example.org" in r.headers["User-Agent"] for r in commons.api_requests)
+
+
+def test_a_label_whose_name_iNaturalist_does_not_know_exits_2_after_the_others(inaturalist, capsys, dataset):
+    inaturalist.add(inaturalist.add_taxon(47148, "Helianthus annuus", "common sunflower"), 3)
+    Path("config.toml").write_text(f'[inaturalist]\nendpoint = "{inaturalist.endpoint}"\n')
+    code, out, _ = run_cli(capsys, "sunflower", "zzyzx", "--source", "inaturalist", "--count", "2", "--out", str(dataset))
+    assert code == 2
+    assert "zzyzx: no iNaturalist taxon is named 'zzyzx'" in out
+    assert len(list((dataset / "sunflower").iterdir())) == 2
+
+
 def test_unknown_licence_id_lists_the_known_ones(fake, keys, capsys, dataset):
     code, _, err = run_cli(capsys, "rose", "--license", "4,99", "--out", str(dataset), "--endpoint", fake.rest_url)
     assert_one_line_error(code, err, "4=Attribution License")
