@@ -34,7 +34,7 @@ NAMES = ("openverse", "commons", "inaturalist", "flickr", "feed")
 KEYLESS_DEFAULT = ("openverse", "commons")
 LICENSE_CACHE = "licenses.json"
 #: downloads at once from a source's image servers, where the service asks for few (Wikimedia)
-DOWNLOAD_SLOTS = {"commons": 2}
+DOWNLOAD_SLOTS = {"commons": 4}
 
 
 def parse_sources(spec: str | Iterable[str], has_flickr_key: bool) -> list[str]:

@@ -71,6 +71,8 @@ class FakeService:
         self.scale = 0.1
         self.in_flight = 0
         self.most_at_once = 0
+        #: real photo files to serve instead of generated pictures (the benchmark's), by seed
+        self.library: list[bytes] = []
         self._lock = threading.Lock()
 
     # -- server ---------------------------------------------------------------------------------
@@ -134,7 +136,7 @@ class FakeService:
         if fault == "not-image":
             return Reply(200, b"<html>not a picture</html>", "image/jpeg")
         scaled = max(8, int(edge * self.scale))
-        body = make_image_bytes(seed, scaled, max(6, scaled * 3 // 4))
+        body = self.library[seed % len(self.library)] if self.library else make_image_bytes(seed, scaled, max(6, scaled * 3 // 4))
         return Reply(200, body, "image/jpeg", truncate=fault == "truncate")
 
 
@@ -425,7 +427,8 @@ class FakeINaturalist(FakeService):
         made = []
         for _ in range(n):
             number = len(self.observations) + 1
-            photos = [(5_000_000 + number * 10 + k, code, 60_000_000 + number * 10 + k) for k, code in enumerate(licences)]
+            first = sum(len(o.photos) for o in self.observations)  # consecutive seeds: distinct pictures
+            photos = [(5_000_000 + number * 10 + k, code, 60_000_000 + first + k) for k, code in enumerate(licences)]
             made.append(FakeObservation(1000 + number * 3, taxon, photos, quality))
             self.observations.append(made[-1])
         return made
