@@ -53,7 +53,7 @@ class _BodyBroken(Exception):
 
 
 class _NotServed(Exception):
-    """This size is missing (404/410); another size of the same photo may still be served."""
+    """This size is missing (404/410) or too large; another size of the same photo may still be served."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class Downloader:
         root: Path,
         policy: RetryPolicy,
         journal: Callable[[Downloaded], None] = lambda item: None,
-        max_bytes: int = MAX_BYTES,
+        max_bytes: int | None = None,
         kept: KeptPictures | None = None,
         pauses: HostPauses | None = None,
         agent: str = USER_AGENT,
@@ -85,7 +85,7 @@ class Downloader:
         self.root = root
         self.journal = journal
         self.policy = policy
-        self.max_bytes = max_bytes
+        self.max_bytes = max_bytes or MAX_BYTES
         self.kept = kept or KeptPictures(max_distance=-1)
         self.pauses = pauses
         self.agent = agent
@@ -151,13 +151,13 @@ class Downloader:
 
     def _read_body(self, response: requests.Response) -> bytes:
         if int(response.headers.get("Content-Length") or 0) > self.max_bytes:
-            raise DownloadFailed("too-large")
+            raise _NotServed("too-large")  # a smaller size of the same photo (a thumbnail) may still do
         chunks, received = [], 0
         try:
             for chunk in response.iter_content(64 * 1024):
                 received += len(chunk)
                 if received > self.max_bytes:
-                    raise DownloadFailed("too-large")
+                    raise _NotServed("too-large")
                 chunks.append(chunk)
         except _BODY_ERRORS:
             raise _BodyBroken() from None

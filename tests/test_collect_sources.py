@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from collector import collect, inaturalist
+from collector import collect, download
+from collector import inaturalist as inaturalist_client  # the fixture `inaturalist` is the fake
 from collector.errors import CollectError, SourceUnavailable
 from tests.fake_flickr import API_KEY, API_SECRET
 
@@ -174,19 +175,15 @@ def test_commons_licences_outside_cc_and_files_without_licence_are_passed_over(c
 # -- iNaturalist's pace and licences ---------------------------------------------------------------
 
 def test_inaturalist_pace_stays_within_its_limit_per_minute(inaturalist, keyless_options, dataset, monkeypatch):
-    monkeypatch.setattr(inaturalist_module(), "MINUTE_S", 1.0)
-    monkeypatch.setattr(inaturalist_module(), "REQUESTS_PER_MINUTE", 3)
-    monkeypatch.setattr(inaturalist_module(), "PER_PAGE", 4)
+    monkeypatch.setattr(inaturalist_client, "MINUTE_S", 1.0)
+    monkeypatch.setattr(inaturalist_client, "REQUESTS_PER_MINUTE", 3)
+    monkeypatch.setattr(inaturalist_client, "PER_PAGE", 4)
     sunflower(inaturalist, 22)
     summary = collect(["sunflower"], count=22, source="inaturalist", **keyless_options)
     assert summary.labels[0].accepted == 22
     stamps = [r.at for r in inaturalist.api_requests]
     assert len(stamps) >= 7
     assert all(sum(1 for t in stamps if start <= t < start + 0.95) <= 3 for start in stamps)
-
-
-def inaturalist_module():
-    return inaturalist
 
 
 def test_an_all_rights_reserved_photo_is_never_kept_under_cc(inaturalist, keyless_options, dataset):
@@ -359,6 +356,15 @@ def test_a_429_pauses_every_download_from_that_host(commons, keyless_options, da
     during = [r for r in pictures if refused.at + 0.05 < r.at < refused.at + 0.9]
     assert not during, [r.path for r in during]
     assert len(files(dataset, "fern")) == 12
+
+
+def test_an_original_too_large_falls_back_to_the_thumbnail(openverse, keyless_options, dataset, monkeypatch):
+    monkeypatch.setattr(download, "MAX_BYTES", 30_000)
+    openverse.scale = 1.0  # originals of 1024 px (about 40 kB), thumbnails of 600 px (about 19 kB)
+    openverse.add("rose", 3)
+    summary = collect(["rose"], count=3, source="openverse", **keyless_options)
+    assert summary.labels[0].accepted == 3
+    assert {r["size"] for r in records(dataset)} == {"thumbnail"}
 
 
 # -- top-up and kill -----------------------------------------------------------------------------
