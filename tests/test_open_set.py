@@ -108,6 +108,20 @@ def test_the_calibration_is_stated_in_model_metrics_report_and_api(flower_model)
     assert about["open_set"]["threshold"] == calibration["threshold"]
 
 
+def test_the_promise_and_what_was_measured_stand_side_by_side(flower_model):
+    model, _ = flower_model
+    known = json.loads((model / "metrics.json").read_text())["open_set"]
+    assert known["promised_unknown_pct"] == 2.0
+    # About 24 validation and test photos no weight learned from: at a true 2% the chance that 4 or
+    # more are called unknown is 1 in 1,000, so more than 3 means the calibration broke its promise.
+    assert known["measured_photos"] >= 20
+    assert known["measured_unknown_photos"] <= 3
+    assert known["measured_unknown_pct"] == round(100 * known["measured_unknown_photos"] / known["measured_photos"], 2)
+    said = f"Promised: 2% of real photos of the labels called unknown; measured: {known['measured_unknown_photos']} of {known['measured_photos']}"
+    assert said in (model / "report.md").read_text()
+    assert "Promised: <b>2%</b>" in (model / "report.html").read_text()
+
+
 def test_classify_says_none_of_the_labels_and_the_closest(flower_model, capsys):
     model, dataset = flower_model
     stranger, tulip = not_flowers()[0], sorted((dataset / "tulips").iterdir())[0]

@@ -107,6 +107,10 @@ def _markdown(evaluation: Evaluation, extra: dict) -> str:
         kept = "" if known.get("test_kept_pct") is None else f"; {known['test_kept_pct']:.1f}% of the test photos stay known"
         lines += [f"None of the labels: novelty above {known['threshold']:.4f} (keeps {known['known_pct']:g}% of the "
                   f"{known['calibration_photos']} photos it was set on{kept}).", ""]
+        if known.get("measured_photos"):
+            lines += [f"Promised: {known['promised_unknown_pct']:g}% of real photos of the labels called unknown; measured: "
+                      f"{known['measured_unknown_photos']} of {known['measured_photos']} validation and test photos "
+                      f"({known['measured_unknown_pct']:.1f}%).", ""]
     if evaluation.mistakes:
         lines += ["Misclassified test images (most confident first):", "", "| image | true | predicted | probability |", "|---|---|---|---|"]
         lines += [f"| `{m.path}` | {m.true} | {m.predicted} | {m.probability:.2f} |" for m in evaluation.mistakes]

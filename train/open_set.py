@@ -34,14 +34,37 @@ class OpenSet:
         count = self.scored.get(split, 0)
         return None if not count else round(100.0 * (1 - len(self.unknown[split]) / count), 2)
 
+    @property
+    def promised_unknown_pct(self) -> float:
+        """The share of real photos of the labels the threshold promises to call unknown."""
+        return round(100.0 - self.reference.calibration.known_pct, 2)
+
+    @property
+    def unseen(self) -> tuple[int, int]:
+        """(called unknown, scored) among the photos no weight learned from: validation and test."""
+        return (sum(len(self.unknown.get(name, [])) for name in (VALIDATION, TEST)),
+                sum(self.scored.get(name, 0) for name in (VALIDATION, TEST)))
+
+    def measured_unknown_pct(self) -> float | None:
+        unknown, scored = self.unseen
+        return None if not scored else round(100.0 * unknown / scored, 2)
+
     def summary(self) -> str:
         test = self.kept_pct(TEST)
         on_test = "" if test is None else f"; on the test photos: {len(self.unknown[TEST])} of {self.scored[TEST]} unknown"
-        return f"Open set: {self.reference.calibration.describe()}{on_test}."
+        unknown, scored = self.unseen
+        promise = (f" Promised: {self.promised_unknown_pct:g}% of real photos of the labels called unknown; measured: "
+                   f"{unknown} of {scored} validation and test photos ({self.measured_unknown_pct():.1f}%)." if scored else "")
+        return f"Open set: {self.reference.calibration.describe()}{on_test}.{promise}"
 
     def metrics(self) -> dict:
+        unknown, scored = self.unseen
         return {**self.reference.calibration.as_dict(),
                 "test_kept_pct": self.kept_pct(TEST),
+                "promised_unknown_pct": self.promised_unknown_pct,
+                "measured_unknown_pct": self.measured_unknown_pct(),
+                "measured_unknown_photos": unknown,
+                "measured_photos": scored,
                 "validation_unknown": self.unknown.get(VALIDATION, [])[:MAX_LISTED],
                 "test_unknown": self.unknown.get(TEST, [])[:MAX_LISTED]}
 

@@ -148,6 +148,11 @@ def _open_set(root: Path, known: dict | None) -> list[str]:
              f"photos, in the network's features) is above <b>{known['threshold']:.4f}</b> is answered &ldquo;none of the "
              f"labels&rdquo;. The threshold keeps {known['known_pct']:g}% of the {known['calibration_photos']} photos it was "
              f"set on (<code>known_pct</code>).{kept}{test}.</p>"]
+    if known.get("measured_photos"):
+        parts.append(f"<p class=promise>Promised: <b>{known['promised_unknown_pct']:g}%</b> of real photos of the labels called "
+                     f"none of the labels. Measured: <b>{known['measured_unknown_pct']:.1f}%</b> ({known['measured_unknown_photos']} "
+                     f"of the {known['measured_photos']} validation and test photos, which no weight learned from; on a few "
+                     f"dozen photos this is a rough check).</p>")
     unknown = known.get("validation_unknown", [])
     if not unknown:
         return parts + ["<p>No validation photo is past it.</p>"]
