@@ -138,8 +138,9 @@ def main() -> None:
                 print(line, flush=True)
     shares = np.array([r["held_unknown"] / r["held"] for r in rounds]) * 100
     pooled = sum(r["held_unknown"] for r in rounds) / sum(r["held"] for r in rounds) * 100
+    spread = f"per fold mean {shares.mean():.2f}%, sd {shares.std():.2f}, min {shares.min():.1f}, max {shares.max():.1f}"
     print(f"\npromised {promise:.1f}% unknown; measured {pooled:.2f}% of {sum(r['held'] for r in rounds)} out-of-fold photos "
-          f"(fine-tune {args.fine_tune} {' '.join(args.set)}; per fold mean {shares.mean():.2f}%, sd {shares.std():.2f}, min {shares.min():.1f}, max {shares.max():.1f})")
+          f"(fine-tune {args.fine_tune} {' '.join(args.set)}; {spread})")
     if args.save:
         Path(args.save).write_text(json.dumps(rounds))
 
