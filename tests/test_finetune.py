@@ -198,20 +198,19 @@ def test_fine_tune_all_exports_what_it_evaluated(tmp_path):
         np.testing.assert_allclose(got.probabilities, expected["probabilities"], atol=1e-4)
 
 
-def test_big_sets_fine_tune_on_the_photos_alone_unless_told():
-    """An augmented variant costs a pass of the network per training photo: by default only below
-    FEW_TRAINING_PHOTOS; the user can ask for any number."""
+def test_fine_tuning_learns_from_one_augmented_variant_at_every_size_unless_told():
+    """The variant is what made fine-tuning generalise to other photographers' photos, big set or small;
+    the user can ask for any number, 0 included."""
     from train.preparation import fine_tune_variants
-    from train.settings import FEW_TRAINING_PHOTOS
 
     default = TrainSettings()
-    assert fine_tune_variants(default, FEW_TRAINING_PHOTOS - 1) == 1
-    assert fine_tune_variants(default, FEW_TRAINING_PHOTOS) == 0
+    assert fine_tune_variants(default, 100) == 1
+    assert fine_tune_variants(default, 5000) == 1
     assert fine_tune_variants(default.but(fine_tune_variants=2), 5000) == 2
     assert fine_tune_variants(default.but(fine_tune_variants=0), 100) == 0
     assert fine_tune_variants(default.but(fine_tune_variants=0, augment=3), 100) == 3  # --augment's variants are cached anyway
     with pytest.raises(TrainError, match="fine_tune_variants"):
-        TrainSettings.load(None, fine_tune_variants=-2)
+        TrainSettings.load(None, fine_tune_variants=-1)
 
 
 def test_a_costlier_top_gets_fewer_examples():

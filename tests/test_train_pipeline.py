@@ -86,6 +86,40 @@ def test_cache_is_keyed_by_content(tree, options):
     assert train(tree, **options).extracted == 1
 
 
+def test_an_unchanged_rerun_keeps_the_model_says_so_and_answers_the_same(tree, options):
+    first = train(tree, **options)
+    model = options["out"]
+    graph = model / "saved_model" / "saved_model.pb"
+    written = graph.stat().st_mtime_ns
+    photos = sorted(tree.glob("*/*.jpg"))[:6]
+    before = [p.probabilities for p in classify(model, photos)]
+
+    again = train(tree, **options)
+    assert again.reused is not None and again.extracted == 0
+    assert again.summary().startswith(f"Nothing changed since the last train into {model}")
+    assert first.summary().splitlines()[0] in again.summary()  # what the last train said, said again
+    assert again.evaluation.accuracy == first.evaluation.accuracy and again.labels == first.labels
+    assert graph.stat().st_mtime_ns == written
+    np.testing.assert_array_equal(before, [p.probabilities for p in classify(model, photos)])
+
+    assert train(tree, force=True, **options).reused is None  # --force trains again
+    write(tree / "red" / "red-new.jpg", encode(coloured(4242, COLOURS["red"])))
+    assert train(tree, **options).reused is None  # a new photo: trained again
+    assert train(tree, **{**options, "learning_rate": 0.02}).reused is None  # another setting: trained again
+    graph.unlink()
+    assert train(tree, **{**options, "learning_rate": 0.02}).reused is None  # a damaged model folder is not kept
+
+
+def test_the_cli_says_in_one_line_that_nothing_changed(tree, options, capsys):
+    argv = [str(tree), "--out", str(options["out"]), "--backbone", options["backbone"], "--epochs", "50", "--seed", "1", "-q"]
+    assert train_main(argv) == 0
+    capsys.readouterr()
+    assert train_main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("Nothing changed since the last train into")
+    assert "train --force trains it again" in out.splitlines()[0]
+
+
 def test_a_killed_extraction_resumes_where_it_stopped(tree, options, tiny_backbone):
     from train import backbones
 

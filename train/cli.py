@@ -37,6 +37,8 @@ def build_train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--cache-dir", help="bottleneck cache folder (default DATASET/.cache)")
     parser.add_argument("--tflite", action="store_true", help="also write float16 and int8 TensorFlow Lite models")
+    parser.add_argument("--force", action="store_true",
+                        help="train even when nothing changed since the last train into the model folder (else that model is kept)")
     parser.add_argument("--suspects-only", action="store_true",
                         help="find mislabeled and off-topic photos (DATASET/.curate/suspects.json), train no model")
     parser.add_argument("--no-suspects", dest="suspects", action="store_false", help="skip the suspects step")
@@ -96,7 +98,7 @@ def _train(args: argparse.Namespace) -> int:
         print(find_suspects_in(args.dataset, config=args.config, progress=not args.quiet, **options).summary(Path(args.dataset)))
         return 0
     result = train(args.dataset, out=args.out, config=args.config, progress=not args.quiet, tflite=args.tflite,
-                   suspects=args.suspects, drop_suspects=args.drop_suspects, **options)
+                   suspects=args.suspects, drop_suspects=args.drop_suspects, force=args.force, **options)
     print(result.summary())
     return 0
 

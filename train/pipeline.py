@@ -12,6 +12,7 @@ The steps, each in its own module:
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import time
@@ -26,8 +27,9 @@ from .export import export
 from .finetune_step import FineTuned, fine_tune_step
 from .head import History, accuracy, probabilities, train_head
 from .open_set import OpenSet, open_set
-from .preparation import Prepared, groups_of, prepare
+from .preparation import Prepared, groups_of, prepare, survey
 from .report_page import write_report_page
+from .reuse import fingerprint, forget, last_summary, remember
 from .settings import FINE_TUNE_ALL
 from .split import TEST, TRAIN, VALIDATION, folds
 from .suspects import SuspectReport, find_suspects, write_suspects
@@ -57,8 +59,13 @@ class TrainResult:
     report_page: Path | None = None
     open_set: OpenSet | None = None
     fine_tune_note: str = ""
+    #: set when nothing had changed since the last train into `out`: what that train printed
+    reused: str | None = None
 
     def summary(self) -> str:
+        if self.reused is not None:
+            return (f"Nothing changed since the last train into {self.out} (the same photos, labels, split and settings): "
+                    f"kept that model, checked in {self.seconds:.1f} s (train --force trains it again). It said:\n\n{self.reused}")
         lines = [
             f"Test accuracy: {self.evaluation.accuracy * 100:.1f}% on {self.evaluation.count} images "
             f"(validation {self.validation_accuracy * 100:.1f}%; {self.images[TRAIN]} training images, "
@@ -93,13 +100,15 @@ class TrainResult:
 
 
 def train(dataset: str | os.PathLike, *, out: str | os.PathLike | None = None, config: str | os.PathLike | None = None,
-          progress: bool = True, tflite: bool = False, suspects: bool = True, drop_suspects: bool = False,
+          progress: bool = True, tflite: bool = False, suspects: bool = True, drop_suspects: bool = False, force: bool = False,
           **options: object) -> TrainResult:
     """Train a classifier on DATASET/<label>/ images; keyword options are TrainSettings fields.
 
     `tflite=True` also writes model_float16.tflite and model_int8.tflite beside the SavedModel.
     `suspects` judges every image out of fold and writes DATASET/.curate/suspects.json;
     `drop_suspects` also leaves them out of the training split (never off the disk).
+    When nothing changed since the last train into `out` (train/reuse.py), that model is kept and
+    returned (`result.reused`), unless `force`.
 
     >>> result = train("dataset", epochs=50, augment=2)    # doctest: +SKIP
     >>> result.evaluation.accuracy                         # doctest: +SKIP
@@ -110,9 +119,15 @@ def train(dataset: str | os.PathLike, *, out: str | os.PathLike | None = None, c
         from .tflite_metadata import metadata_schema
 
         metadata_schema()  # a missing extra is said now, not after the training
-    run = prepare(dataset, config, progress, options)
-    target = Path(out) if out else Path("models") / run.root.resolve().name
+    surveyed = survey(dataset, config, progress, options)
+    target = Path(out) if out else Path("models") / surveyed.root.resolve().name
+    key = fingerprint(surveyed, {"tflite": tflite, "suspects": suspects, "drop_suspects": drop_suspects})
+    said = None if force else last_summary(target, key)
+    if said is not None:
+        return _kept(target, surveyed.root, said, time.perf_counter() - started)
+    run = prepare(dataset, config, progress, options, surveyed=surveyed)
     prepare_out(target)
+    forget(target)
     head, history = _train_head(run, target / "logs", progress)
     judge = suspects and not drop_suspects  # --drop-suspects judges them inside _finish, before training again
     # Judged while the model is exported: export is mostly Python (tracing, writing), the fold heads
@@ -128,7 +143,22 @@ def train(dataset: str | os.PathLike, *, out: str | os.PathLike | None = None, c
     judged = result.suspects  # also set by --drop-suspects; None with --no-suspects
     result.report_page = write_report_page(target, run.root, result.seconds,
                                            None if judged is None else [asdict(s) for s in judged.suspects])
+    remember(target, key, result.summary())
     return result
+
+
+def _kept(target: Path, root: Path, said: str, seconds: float) -> TrainResult:
+    """The last train's result, read back from its model folder (its test split scored as it was)."""
+    metrics = json.loads((target / "metrics.json").read_text())
+    labels = list(metrics["labels"])
+    rows = metrics.get("test_predictions", [])
+    index = {label: i for i, label in enumerate(labels)}
+    probabilities = np.array([row["probabilities"] for row in rows], dtype=np.float32).reshape(len(rows), len(labels))
+    truth = np.array([index[row["true"]] for row in rows], dtype=np.int64)
+    evaluation = evaluate(probabilities, truth, [row["path"] for row in rows], labels)
+    return TrainResult(out=target, labels=labels, evaluation=evaluation, history=History(),
+                       validation_accuracy=float(metrics.get("validation_accuracy", 0.0)), images=dict(metrics.get("images", {})),
+                       seconds=seconds, dataset=root, report_page=target / "report.html", reused=said)
 
 
 def _finish(run: Prepared, target: Path, head, history: History, tflite: bool, drop_suspects: bool, progress: bool,

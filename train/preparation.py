@@ -23,7 +23,7 @@ from .bottlenecks import GONE, BottleneckCache, Job, extract, job_for, key_for
 from .errors import TrainError
 from .examples import Examples
 from .finetune import cut_for
-from .settings import FEW_TRAINING_PHOTOS, TrainSettings
+from .settings import TrainSettings
 from .split import TEST, TRAIN, VALIDATION, split
 
 
@@ -58,13 +58,37 @@ class AtCut:
     computed: int
 
 
-def prepare(dataset: str | os.PathLike, config: str | os.PathLike | None, progress: bool, options: dict[str, object]) -> Prepared:
+@dataclass
+class Survey:
+    """What a run will learn from, known before any network runs: the settings, curate's usable images,
+    the labels and the split. Cheap (the scan is cached), so `train` can tell an unchanged dataset first."""
+
+    settings: TrainSettings
+    analysis: curate.Analysis
+    usable: list[curate.ImageRecord]
+    skipped: dict[str, str]
+    labels: list[str]
+    placement: dict[str, str]
+
+    @property
+    def root(self) -> Path:
+        return self.analysis.root
+
+
+def survey(dataset: str | os.PathLike, config: str | os.PathLike | None, progress: bool, options: dict[str, object]) -> Survey:
     settings = TrainSettings.load(config, **options)
     analysis = curate.analyse(dataset, CurateSettings.load(config), progress=progress)
-    root = analysis.root
     usable, skipped = _usable(analysis)
-    labels = _labels(root, usable)
+    labels = _labels(analysis.root, usable)
     placement = split(usable, groups_of(analysis), settings.val_pct, settings.test_pct)
+    return Survey(settings, analysis, usable, skipped, labels, placement)
+
+
+def prepare(dataset: str | os.PathLike, config: str | os.PathLike | None, progress: bool, options: dict[str, object],
+            surveyed: Survey | None = None) -> Prepared:
+    found = surveyed or survey(dataset, config, progress, options)
+    settings, analysis, root = found.settings, found.analysis, found.root
+    usable, skipped, labels, placement = list(found.usable), dict(found.skipped), found.labels, dict(found.placement)
 
     backbone = backbones.load(settings.backbone, settings.image_size)
     settings, fine_tune_note = settings.resolved(backbone.lite is not None)
@@ -110,10 +134,7 @@ def activation_cache(settings: TrainSettings, root: Path, backbone: backbones.Ba
 def fine_tune_variants(settings: TrainSettings, training_photos: int) -> int:
     """Augmented variants per training photo whose activations fine-tuning learns from (and --augment's,
     which are cached anyway): see TrainSettings.fine_tune_variants."""
-    wanted = settings.fine_tune_variants
-    if wanted < 0:
-        wanted = 1 if training_photos < FEW_TRAINING_PHOTOS else 0
-    return max(settings.augment, wanted)
+    return max(settings.augment, settings.fine_tune_variants)
 
 
 def groups_of(analysis: curate.Analysis) -> list[list[str]]:

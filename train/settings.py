@@ -20,8 +20,6 @@ FINE_TUNE_AUTO = "auto"
 FINE_TUNE_DEFAULT_BLOCKS = 1
 #: Deeper cuts cache activations too large per image (block 8 in: 14x14x80 floats, 63 KB).
 MAX_FINE_TUNE_BLOCKS = 8
-#: From this many training photos on, fine-tuning learns from the photos alone by default (see fine_tune_variants).
-FEW_TRAINING_PHOTOS = 1000
 
 
 @dataclass(frozen=True)
@@ -69,12 +67,10 @@ class TrainSettings:
     #: costs 1.9x the multiply-adds, so 10,500), which keeps the time, not the count, the same
     fine_tune_max_examples: int = 20000
     #: augmented variants of each training photo that fine-tuning learns from, besides the photo (each
-    #: costs a pass of the network, extracted once with the activations); -1, the default: 1 below
-    #: FEW_TRAINING_PHOTOS training photos, 0 from there on, where a set's own photos vary enough and
-    #: the pass costs most (bench/finetune.py, Lite2, 5 folds x 2: +1.4 points over the frozen head
-    #: with the variant, +1.1 without, within the noise; `train --backbone efficientnet_lite2` on 3,030
-    #: photos needs it left out to stay under 5 minutes: bench/README.md)
-    fine_tune_variants: int = -1
+    #: costs a pass of the network, extracted once with the activations). One at every size: on photos
+    #: from another photographer pool the model learnt with it generalises better, which a set's own
+    #: test split does not show (bench/README.md, bench/finetune_time.py); 0 saves that pass
+    fine_tune_variants: int = 1
     #: "none of the labels": the share of real photos (percent) the novelty threshold keeps, set on photos
     #: the model's reference does not contain (train/novelty.py); 98 aims at 2% of real photos called
     #: unknown, the bench's goal (bench/open_set.py)
@@ -117,8 +113,8 @@ class TrainSettings:
                              f"0 (off) or 'auto' (the default), not {self.fine_tune!r}")
         if self.fine_tune_epochs < 1 or self.fine_tune_patience < 1 or min(self.fine_tune_learning_rate, self.fine_tune_all_learning_rate) <= 0:
             raise TrainError("fine-tuning's epochs, patience and learning rate must be positive")
-        if self.fine_tune_variants < -1:
-            raise TrainError("fine_tune_variants is a count of augmented variants (0 or more), or -1 for the default")
+        if self.fine_tune_variants < 0:
+            raise TrainError("fine_tune_variants is a count of augmented variants per training photo: 0 or more (the default is 1)")
         if self.fine_tune_max_examples < 0:
             raise TrainError("fine_tune_max_examples cannot be negative (0 means no limit)")
         return self
