@@ -105,11 +105,12 @@ def cli_runs(data: Path, tmp: Path) -> None:
     dataset = tmp / "flowers"
     shutil.copytree(data, dataset)
     script = Path(sys.executable).parent / "train"
+    meaning = {"cold": "empty caches", "warm": "caches filled, trained again", "unchanged": "nothing changed: the model kept"}
     for kind, extra in (("cold", ["--force"]), ("warm", ["--force"]), ("unchanged", [])):
         started = time.perf_counter()
         subprocess.run([str(script), str(dataset), "--out", str(tmp / "model"), "-q", *extra], check=True, capture_output=True)
         print(f"train, {kind:9s}: {time.perf_counter() - started:6.1f} s wall (a fresh process, TensorFlow start-up included; "
-              f"{'caches filled, trained again' if kind == 'warm' else 'nothing changed: the model kept' if kind == 'unchanged' else 'empty caches'})")
+              f"{meaning[kind]})")
     metrics = json.loads((tmp / "model" / "metrics.json").read_text())
     test = metrics["test"]
     print(f"test accuracy on flowers-dev's test split: {test['accuracy'] * 100:.1f}% of {test['count']} images "
