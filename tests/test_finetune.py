@@ -144,7 +144,7 @@ def test_fine_tuned_export_classifies_like_the_evaluation_and_activations_are_ca
     for expected, got in zip(predictions, served):
         np.testing.assert_allclose(got.probabilities, expected["probabilities"], atol=1e-4)
 
-    assert train(dataset, out=tmp_path / "model", **options).fine_tuned.extracted == 0  # all from the cache
+    assert train(dataset, out=tmp_path / "model", force=True, **options).fine_tuned.extracted == 0  # all from the cache
     replaced = sorted((dataset / "daisy").iterdir())[0]
     Image.open(replaced).transpose(Image.Transpose.FLIP_TOP_BOTTOM).save(replaced, "JPEG")
     again = train(dataset, out=tmp_path / "model", **options).fine_tuned.extracted
