@@ -1,11 +1,13 @@
-"""Benchmark: the whole network's images/s by photos per call (train/slicing.py's CPU_SLICE).
+"""Benchmark: the whole network's images/s by photos per call, and the size train/slicing.py picks here.
 
     python bench/network_slices.py [--backbones efficientnet_lite0,efficientnet_lite1,efficientnet_lite2] [--seconds 6]
 
 Per backbone and call size (1, 2, 4, 8, 32 photos), the best of two runs of `--seconds` each on
 random inputs of the backbone's size, after a warm-up call; printed with the ratio against 32 photos
 a call, the batch extraction used before slicing. On a CPU the best size is where the first
-blocks' activations still fit in the processor's cache; a GPU prefers the widest batch.
+blocks' activations still fit in the processor's cache; a GPU prefers the widest batch. Then the
+size slicing's own short measurement chooses on this machine (what extraction, classify and serve
+use), with its rate against one call of 32 and against slices of 4 (the fixed size before).
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import tensorflow as tf
 
+from train import slicing
 from train.efficientnet_lite import VARIANTS
 
-SIZES = (1, 2, 4, 8, 32)
+SIZES = (1, 2, 4, 8, 16, 32)
 
 
 def rate(features, size: int, image_size: int, seconds: float) -> float:
@@ -50,6 +53,9 @@ def main() -> None:
                                input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
         best = {n: max(rate(features, n, size, args.seconds) for _ in range(2)) for n in SIZES}
         print(f"{name}: " + ", ".join(f"{n} a call {best[n]:.1f} ({best[n] / best[32]:.2f}x)" for n in SIZES), flush=True)
+        chosen = slicing.measure(slicing.network_probe(features, size))
+        print(f"  slicing's measurement chooses {chosen} a call here: {best[chosen] / best[32]:.2f}x one call of 32, "
+              f"{best[chosen] / best[4]:.2f}x slices of 4, {best[chosen] / max(best.values()):.2f} of the best size", flush=True)
 
 
 if __name__ == "__main__":

@@ -211,6 +211,8 @@ def test_fine_tuning_learns_from_one_augmented_variant_at_every_size_unless_told
     assert fine_tune_variants(default.but(fine_tune_variants=0, augment=3), 100) == 3  # --augment's variants are cached anyway
     with pytest.raises(TrainError, match="fine_tune_variants"):
         TrainSettings.load(None, fine_tune_variants=-1)
+    with pytest.raises(TrainError, match="photos_per_call"):
+        TrainSettings.load(None, photos_per_call=-4)
 
 
 def test_a_costlier_top_gets_fewer_examples():

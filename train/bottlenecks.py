@@ -29,7 +29,7 @@ from .backbones import Backbone
 from .errors import TrainError
 from .image_bytes import converted, needs_conversion
 from .preprocess import augmented, preprocess
-from .slicing import in_slices
+from .slicing import in_slices, network_probe, slice_size
 
 #: Part of the cache's file name; raised when the pixels reaching the backbone change (2: transparent,
 #: palette and 16-bit images converted by retrainkit.pixels.to_rgb), so no vector from before is served.
@@ -129,12 +129,14 @@ def extract(jobs: list[Job], backbone: Backbone, cache: BottleneckCache | Sequen
         size = backbone.preprocessing.image_size
         features = tf.function(lambda images: network(images, training=False),
                                input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
+    per_call = slice_size(backbone.id if network is None else f"{backbone.id}-split",
+                          network_probe(features, backbone.preprocessing.image_size))
     batches = [todo[start:start + batch_size] for start in range(0, len(todo), batch_size)]
     failed: dict[Job, str] = {}
     with tqdm(total=len(todo), desc=what, unit="img", disable=not progress) as bar:
         for batch, decoded, images in decoded_batches(batches, prepare, failed):
             if images is not None:
-                outputs = in_slices(features, images)
+                outputs = in_slices(features, images, per_call)
                 outputs = [outputs] if len(caches) == 1 else outputs
                 for store, output in zip(caches, outputs):
                     store.put([batch[i].key for i in decoded], output.numpy().reshape(len(decoded), -1))
@@ -249,7 +251,8 @@ def vectors_of(backbone: Backbone, read: list[tuple[Job, bytes]]) -> tuple[list[
     decoded, images = prepared_inputs([(i, job, data) for i, (job, data) in enumerate(read)], prepare, failed)
     vectors: list[np.ndarray | None] = [None] * len(read)
     if images is not None:
-        for position, vector in zip(decoded, in_slices(features, images).numpy().reshape(len(decoded), -1)):
+        per_call = slice_size(backbone.id, network_probe(features, backbone.preprocessing.image_size))
+        for position, vector in zip(decoded, in_slices(features, images, per_call).numpy().reshape(len(decoded), -1)):
             vectors[position] = vector
     return vectors, failed
 

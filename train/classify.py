@@ -16,7 +16,7 @@ import tensorflow as tf
 from .errors import TrainError
 from .export import SIGNATURE
 from .image_bytes import check_model_dir, checked_bytes
-from .slicing import slice_size
+from .slicing import PROBE_PHOTOS, slice_size
 
 #: Photos per model call on a GPU; a CPU runs a few at a time (slicing.py: 4 photos a call ran the
 #: network 1.35-1.68x faster than 32 on 2 cores). serve's batcher hands over at most this many.
@@ -64,15 +64,41 @@ class Classifier:
             self._signature = tf.saved_model.load(str(folder / "saved_model")).signatures[SIGNATURE]
         except Exception as error:  # noqa: BLE001 - a damaged model raises many kinds
             raise TrainError(f"{model_dir}: cannot load the model ({type(error).__name__})") from None
+        self._folder = folder
         self.labels = (folder / "labels.txt").read_text(encoding="utf-8").splitlines()
         #: the model's open set ("none of the labels"): its calibration, None for a model exported before it
         self.open_set: dict | None = None
         if "known" in self._signature.structured_outputs:
             self.open_set = _model_description(folder).get("open_set") or {}
 
+    def photos_per_call(self) -> int:
+        """BATCH on a GPU; on a CPU this machine's best size for this model (measured once, then cached)."""
+        if getattr(self, "_per_call", None) is None:
+            described = _model_description(self._folder)
+            image_size = int(described.get("image_size") or 224)
+            network = f"model:{described.get('backbone_id') or self._folder.resolve()}"
+            self._per_call = slice_size(network, self._probe(image_size)) or BATCH
+        return self._per_call
+
+    def _probe(self, image_size: int):
+        """probe(n): the signature on PROBE_PHOTOS encoded grey pictures of the model's size, in calls of n."""
+        import io
+
+        from PIL import Image
+
+        buffer = io.BytesIO()
+        Image.new("RGB", (image_size, image_size), (128, 128, 128)).save(buffer, "JPEG")
+        photos = [buffer.getvalue()] * PROBE_PHOTOS
+
+        def probe(size: int) -> None:
+            for start in range(0, PROBE_PHOTOS, size):
+                self._signature(image_bytes=tf.constant(photos[start:start + size]))["probabilities"].numpy()
+
+        return probe
+
     def outputs(self, encoded: list[bytes]) -> Outputs:
-        """Every output of the model for the encoded photos, in calls of BATCH (a GPU) or slice_size() photos."""
-        parts, size = [], slice_size() or BATCH
+        """Every output of the model for the encoded photos, in calls of BATCH (a GPU) or this machine's best size."""
+        parts, size = [], self.photos_per_call()
         for start in range(0, len(encoded), size):
             answer = self._signature(image_bytes=tf.constant(encoded[start:start + size]))
             parts.append({name: answer[name].numpy() for name in ("probabilities", "novelty", "known") if name in answer})

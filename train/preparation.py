@@ -18,7 +18,7 @@ import curate
 from curate.settings import CurateSettings
 from curate.tree import labels as tree_labels
 
-from . import backbones
+from . import backbones, slicing
 from .bottlenecks import GONE, BottleneckCache, Job, extract, job_for, key_for
 from .errors import TrainError
 from .examples import Examples
@@ -88,6 +88,7 @@ def prepare(dataset: str | os.PathLike, config: str | os.PathLike | None, progre
             surveyed: Survey | None = None) -> Prepared:
     found = surveyed or survey(dataset, config, progress, options)
     settings, analysis, root = found.settings, found.analysis, found.root
+    slicing.force(settings.photos_per_call)
     usable, skipped, labels, placement = list(found.usable), dict(found.skipped), found.labels, dict(found.placement)
 
     backbone = backbones.load(settings.backbone, settings.image_size)

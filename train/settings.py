@@ -71,6 +71,9 @@ class TrainSettings:
     #: from another photographer pool the model learnt with it generalises better, which a set's own
     #: test split does not show (bench/README.md, bench/finetune_time.py); 0 saves that pass
     fine_tune_variants: int = 1
+    #: photos per call of the whole network on a CPU; 0 (the default) measures this machine's best at
+    #: first use and keeps it in the user's cache (train/slicing.py; RETRAINKIT_PHOTOS_PER_CALL too)
+    photos_per_call: int = 0
     #: "none of the labels": the share of real photos (percent) the novelty threshold keeps, set on photos
     #: the model's reference does not contain (train/novelty.py); 98 aims at 2% of real photos called
     #: unknown, the bench's goal (bench/open_set.py)
@@ -115,6 +118,8 @@ class TrainSettings:
             raise TrainError("fine-tuning's epochs, patience and learning rate must be positive")
         if self.fine_tune_variants < 0:
             raise TrainError("fine_tune_variants is a count of augmented variants per training photo: 0 or more (the default is 1)")
+        if self.photos_per_call < 0:
+            raise TrainError("photos_per_call is a number of photos (0: measured on this machine at first use)")
         if self.fine_tune_max_examples < 0:
             raise TrainError("fine_tune_max_examples cannot be negative (0 means no limit)")
         return self

@@ -1,33 +1,110 @@
-"""How many photos one call of the whole network takes: a few on a CPU, the whole batch on a GPU.
+"""How many photos one call of the whole network takes: measured on the machine that runs it.
 
 Why not the whole batch on a CPU: the first blocks' activations are large (Lite2's second block
 expands each 260 px photo to 130x130x96 floats, 6.5 MB), so a call on 32 photos works through
-hundreds of megabytes that spill out of the processor's cache, while 4 photos at a time stay in
-it. Measured on 2 cores (AMD EPYC, 32 MB L3; bench/network_slices.py, the best of two 6 s runs
-per size): 4 photos per call ran Lite0 at 60.4 images/s against 44.9 at 32 (1.35x), Lite1 42.8
-against 25.5 (1.68x), Lite2 33.4 against 21.0 (1.59x); 2 and 8 were slower than 4 but faster than
-32, and 1 the slowest for Lite0 (per-call overhead). The network's top blocks alone, as fine-tuning runs them on cached
-activations, are small and faster at 32, so only calls that start from the image are sliced. A GPU
-wants wide batches, so there the caller's batch goes in whole. Decoding and caching still work in
-the caller's batches; the slices only change how the network is called, never its outputs.
+hundreds of megabytes that may spill out of the processor's cache, while a few photos at a time
+stay in it. How many fit depends on the processor: on one 2-core machine 4 photos a call ran 1.35x
+faster than 32, on another 0.75x (bench/network_slices.py). So the size is measured at the first
+use of a network on a machine (each of CANDIDATES on a batch of PROBE_PHOTOS zeros, the best of
+three timed rounds: about 3 s for Lite0, 6 s for Lite2 on 2 cores, once) and kept in the user's cache folder, per machine and network;
+`RETRAINKIT_PHOTOS_PER_CALL` (or `[train] photos_per_call`) forces a size. A GPU wants wide batches,
+so there the caller's batch goes in whole. The network's top blocks alone, as fine-tuning runs
+them on cached activations, are small and are not sliced. Slices only change how the network is
+called, never its outputs.
 """
 
 from __future__ import annotations
 
-import functools
+import json
+import os
+import platform
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import tensorflow as tf
 
-#: photos per network call on a CPU (see the module's docstring for the measurement)
+#: photos per network call on a CPU when nothing was measured (the network is not known to the caller)
 CPU_SLICE = 4
+#: the sizes measured at first use, and the batch each is timed on
+CANDIDATES = (4, 8, 16, 32)
+PROBE_PHOTOS = 32
+FORCE_VARIABLE = "RETRAINKIT_PHOTOS_PER_CALL"
+CHOICES_NAME = "photos-per-call.json"
+
+_lock = threading.Lock()
+_chosen: dict[str, int] = {}
+_forced: int | None = None
 
 
-@functools.cache
-def slice_size() -> int | None:
-    """Photos per call of the whole network here: None means the caller's whole batch (a GPU)."""
-    return None if tf.config.list_physical_devices("GPU") else CPU_SLICE
+def force(size: int | None) -> None:
+    """Photos per call for this process from now on (train's `photos_per_call`); None or 0 measures again."""
+    global _forced
+    _forced = size or None
+
+
+def slice_size(network: str = "", probe: Callable[[int], Any] | None = None) -> int | None:
+    """Photos per call of the whole network here: None means the caller's whole batch (a GPU).
+
+    `network` names what is called (a backbone id, a model's signature) and `probe(n)` runs it once
+    on PROBE_PHOTOS photos in calls of n; with both, the size is this machine's measured best for
+    that network (measured once, then read from the cache). Without them: the forced size, else CPU_SLICE.
+    """
+    if tf.config.list_physical_devices("GPU"):
+        return None
+    forced = _forced or _from_environment()
+    if forced:
+        return forced
+    if not network or probe is None:
+        return CPU_SLICE
+    with _lock:
+        if network not in _chosen:
+            choices = _read_choices()
+            key = f"{machine()} | {network}"
+            if key not in choices:
+                choices[key] = measure(probe)
+                _write_choices(choices)
+            _chosen[network] = int(choices[key])
+        return _chosen[network]
+
+
+def measure(probe: Callable[[int], Any], rounds: int = 3) -> int:
+    """The candidate size with the shortest time for the same photos (after one warm-up call)."""
+    probe(CANDIDATES[0])
+    best = {size: float("inf") for size in CANDIDATES}
+    for _ in range(rounds):
+        for size in CANDIDATES:
+            started = time.perf_counter()
+            probe(size)
+            best[size] = min(best[size], time.perf_counter() - started)
+    return min(CANDIDATES, key=lambda size: (best[size], size))
+
+
+def network_probe(function: Callable[[Any], Any], image_size: int) -> Callable[[int], Any]:
+    """probe(n) for a network that takes (photos, size, size, 3) floats: PROBE_PHOTOS zeros in calls of n."""
+    images = tf.zeros((PROBE_PHOTOS, image_size, image_size, 3), tf.float32)
+
+    def probe(size: int) -> Any:
+        return tf.nest.flatten(in_slices(function, images, size))[0].numpy()
+
+    return probe
+
+
+def machine() -> str:
+    """What the choice depends on: the processor, its cores, and TensorFlow's kernels."""
+    return f"{_processor()} x{os.cpu_count()} tf{tf.__version__}"
+
+
+def choices_file() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "retrainkit" / CHOICES_NAME
+
+
+def forget_choices() -> None:
+    """The process's memory of the choices (the file stays): tests and benches measure again."""
+    with _lock:
+        _chosen.clear()
 
 
 def in_slices(function: Callable[[Any], Any], inputs: Any, size: int | None = -1) -> Any:
@@ -47,3 +124,38 @@ def in_slices(function: Callable[[Any], Any], inputs: Any, size: int | None = -1
     if isinstance(first, Sequence):
         return [tf.concat(outputs, 0) for outputs in zip(*parts)]
     return tf.concat(parts, 0)
+
+
+def _from_environment() -> int | None:
+    text = os.environ.get(FORCE_VARIABLE, "").strip()
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+def _processor() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _read_choices() -> dict[str, int]:
+    try:
+        stored = json.loads(choices_file().read_text())
+        return {str(k): int(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def _write_choices(choices: dict[str, int]) -> None:
+    """Best effort: a cache folder that cannot be written means measuring again next time, nothing worse."""
+    target = choices_file()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(choices, indent=1, sort_keys=True))
+        temporary.replace(target)
+    except OSError:
+        pass
