@@ -1,0 +1,85 @@
+"""Benchmark: training again, as users do it - unchanged, and after a few wrongly filed photos are fixed.
+
+    python bench/retrain.py [--data ../shared/data/flowers-dev] [--copies 6] [--moved 5] [--backbone NAME]
+
+The tree: `--copies` crops of every photo of --data (bench/trees.py; 3,030 photos by default), with
+`--moved` photos filed under a wrong label first, as keyword search leaves them. Timed, each as a
+user runs it (a fresh `train` process, the curate scan cached):
+1. `train TREE` from empty caches (the cold run, the baseline);
+2. `train TREE` again with nothing changed (the model is kept: train/reuse.py);
+3. after `curate move` puts the wrongly filed photos back under their label, `train TREE`.
+Printed: each wall time and its ratio to the cold run, and the test accuracy of runs 1 and 3 (their
+test splits are the same photos but the moved ones, which travel with their new label's key).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+FLOWERS = ROOT.parent / "shared" / "data" / "flowers-dev"
+
+from bench.trees import make_tree  # noqa: E402
+
+
+def timed(command: list[str]) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode:
+        sys.exit(f"{' '.join(command)} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+    return seconds, done.stdout
+
+
+def misfile(tree: Path, count: int) -> list[tuple[str, str]]:
+    """Move `count` photos (every crop of each) to the next label's folder; returns (now, rightful label) per file."""
+    labels = sorted(p.name for p in tree.iterdir() if p.is_dir() and not p.name.startswith("."))
+    moved = []
+    for number in range(count):
+        label, wrong = labels[number % len(labels)], labels[(number + 1) % len(labels)]
+        stems = sorted({p.stem.rsplit("-", 1)[0] for p in (tree / label).iterdir()})  # a photo's crops: <stem>-<k>.jpg
+        stem = stems[number // len(labels)]
+        for path in sorted((tree / label).glob(f"{stem}-*.jpg")):
+            target = tree / wrong / path.name
+            path.rename(target)
+            moved.append((f"{wrong}/{path.name}", label))
+    return moved
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=FLOWERS)
+    parser.add_argument("--copies", type=int, default=6)
+    parser.add_argument("--moved", type=int, default=5)
+    parser.add_argument("--backbone", default="efficientnet_lite0")
+    args = parser.parse_args()
+    bin_dir = Path(sys.executable).parent
+    with tempfile.TemporaryDirectory() as scratch:
+        tree = Path(scratch) / "tree"
+        photos = make_tree(args.data, tree, args.copies)
+        moved = misfile(tree, args.moved)
+        print(f"{photos} photos ({args.copies} crops of each photo of {args.data}); {args.moved} photos ({len(moved)} files) "
+              "filed under a wrong label", flush=True)
+        timed([str(bin_dir / "curate"), "review", str(tree), "--no-serve"])
+        train = [str(bin_dir / "train"), str(tree), "--backbone", args.backbone, "--out", f"{scratch}/model", "--quiet"]
+        cold, cold_summary = timed(train)
+        print(f"cold train (empty caches): {cold:.0f} s", flush=True)
+        same, _ = timed(train)
+        print(f"again, nothing changed: {same:.1f} s = {same / cold:.2f} of the cold run", flush=True)
+        for label in sorted({label for _, label in moved}):
+            timed([str(bin_dir / "curate"), "move", str(tree), *[path for path, rightful in moved if rightful == label], "--to", label])
+        fixed, fixed_summary = timed(train)
+        print(f"after {args.moved} wrongly filed photos were moved back: {fixed:.0f} s = {fixed / cold:.2f} of the cold run", flush=True)
+        for name, summary in (("cold", cold_summary), ("after the fix", fixed_summary)):
+            accuracy = next(line for line in summary.splitlines() if line.startswith("Test accuracy"))
+            print(f"{name}: {accuracy}")
+
+
+if __name__ == "__main__":
+    main()
