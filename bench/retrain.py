@@ -40,14 +40,13 @@ def timed(command: list[str]) -> tuple[float, str]:
 def misfile(tree: Path, count: int) -> list[tuple[str, str]]:
     """Move `count` photos (every crop of each) to the next label's folder; returns (now, rightful label) per file."""
     labels = sorted(p.name for p in tree.iterdir() if p.is_dir() and not p.name.startswith("."))
+    stems = {label: sorted({p.stem.rsplit("-", 1)[0] for p in (tree / label).iterdir()}) for label in labels}  # crops: <stem>-<k>.jpg
+    chosen = [(labels[n % len(labels)], labels[(n + 1) % len(labels)], stems[labels[n % len(labels)]][n // len(labels)])
+              for n in range(count)]  # all chosen before any moves, so no photo moves twice
     moved = []
-    for number in range(count):
-        label, wrong = labels[number % len(labels)], labels[(number + 1) % len(labels)]
-        stems = sorted({p.stem.rsplit("-", 1)[0] for p in (tree / label).iterdir()})  # a photo's crops: <stem>-<k>.jpg
-        stem = stems[number // len(labels)]
+    for label, wrong, stem in chosen:
         for path in sorted((tree / label).glob(f"{stem}-*.jpg")):
-            target = tree / wrong / path.name
-            path.rename(target)
+            path.rename(tree / wrong / path.name)
             moved.append((f"{wrong}/{path.name}", label))
     return moved
 
