@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from collector import collect
+from collector import collect, download
 from collector import inaturalist as inaturalist_client  # the fixture `inaturalist` is the fake
 from collector.errors import CollectError, SourceUnavailable
 from tests.fake_flickr import API_KEY, API_SECRET
@@ -358,6 +358,15 @@ def test_a_429_pauses_every_download_from_that_host(commons, keyless_options, da
     during = [r for r in pictures if refused.at + 0.25 < r.at < refused.at + 1.0]
     assert not during, [r.path for r in during]
     assert len(files(dataset, "fern")) == 24
+
+
+def test_an_original_too_large_falls_back_to_the_thumbnail(openverse, keyless_options, dataset, monkeypatch):
+    monkeypatch.setattr(download, "MAX_BYTES", 30_000)
+    openverse.scale = 1.0  # originals of 1024 px (about 40 kB), thumbnails of 600 px (about 19 kB)
+    openverse.add("rose", 3)
+    summary = collect(["rose"], count=3, source="openverse", **keyless_options)
+    assert summary.labels[0].accepted == 3
+    assert {r["size"] for r in records(dataset)} == {"thumbnail"}
 
 
 # -- top-up and kill -----------------------------------------------------------------------------
