@@ -229,3 +229,38 @@ def test_a_costlier_top_gets_fewer_examples():
     assert settings.fine_tune_epochs_for(2400) == 8  # 20,000 // 2,400
     assert settings.fine_tune_epochs_for(2400, relative_cost(lite2, len(lite2.blocks) - 1)) == 4
     assert settings.fine_tune_epochs_for(300, relative_cost(lite2, len(lite2.blocks) - 1)) == settings.fine_tune_epochs
+
+
+def test_warm_start_is_sound_only_for_the_same_network_and_labels_and_an_unseen_test_split():
+    from train.warm_start import Previous, sound
+
+    previous = Previous([np.zeros(2)], "lite0", 15, ["a", "b"], frozenset({"a/1.jpg", "b/2.jpg"}))
+    assert sound(previous, "lite0", 15, ["a", "b"], ["a/3.jpg"])
+    assert not sound(previous, "lite0", 15, ["a", "b"], ["b/2.jpg"])  # a test photo the weights learned from
+    assert not sound(previous, "lite2", 15, ["a", "b"], ["a/3.jpg"])
+    assert not sound(previous, "lite0", 14, ["a", "b"], ["a/3.jpg"])
+    assert not sound(previous, "lite0", 15, ["a", "b", "c"], ["a/3.jpg"])
+    assert not sound(None, "lite0", 15, ["a", "b"], ["a/3.jpg"])
+
+
+@pytest.mark.slow
+def test_after_a_move_fine_tuning_starts_from_the_last_weights_and_keeps_its_test_split_unseen(tmp_path):
+    from train.warm_start import read
+
+    dataset = small_flowers(tmp_path / "flowers")
+    out = tmp_path / "model"
+    options = {"progress": False, "epochs": 30, "fine_tune_epochs": 6, "test_pct": 25, "suspects": False}
+    first = train(dataset, out=out, **options)
+    assert not first.fine_tuned.warm_started
+    trained_before = set(json.loads((out / "split.json").read_text())["train"])
+    assert read(out).trained == trained_before
+
+    photo = sorted((dataset / "daisy").iterdir())[-1]
+    photo.rename(dataset / "tulips" / photo.name)  # filed anew, as curate move does
+    second = train(dataset, out=out, **options)
+    tests_now = set(json.loads((out / "split.json").read_text())["test"])
+    assert second.fine_tuned.warm_started
+    assert not tests_now & trained_before  # no test photo was learned from by the weights it started from
+    assert second.fine_tuned.history.epochs <= 2
+    assert "Started from the last run's fine-tuned weights" in second.summary()
+    assert not train(dataset, out=out, force=True, **options).fine_tuned.warm_started  # --force: a cold fine-tuning

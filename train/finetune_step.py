@@ -26,6 +26,7 @@ from .finetune_images import ImageBatches
 from .head import accuracy
 from .preparation import Prepared
 from .split import TEST, TRAIN, VALIDATION
+from .warm_start import WARM_EPOCHS, WARM_PATIENCE, Previous, save, sound
 
 
 @dataclass
@@ -43,15 +44,21 @@ class FineTuned:
     extracted: int
     #: per split, the fine-tuned network's features (the novelty reference's space)
     features: dict[str, Examples] = field(default_factory=dict)
+    #: started from the last run's fine-tuned weights (train/warm_start.py) rather than the head's
+    warm_started: bool = False
 
 
-def fine_tune_step(run: Prepared, head, dropped: set[str], target: Path, progress: bool) -> FineTuned:
+def fine_tune_step(run: Prepared, head, dropped: set[str], target: Path, progress: bool, previous: Previous | None = None) -> FineTuned:
     """The backbone (its last blocks, or all of it) and the head trained together from the head's
-    weights, then written back into the backbone so that export() saves the fine-tuned network."""
+    weights (or, where sound, from the last run's: `previous`), then written back into the backbone
+    so that export() saves the fine-tuned network."""
     settings = run.settings
     validation_before = accuracy(head, run.data[VALIDATION])
-    from_files = _from_images if settings.fine_tune_all else _from_activations
-    model, history, sources, extracted = from_files(run, head, dropped, target, progress)
+    if settings.fine_tune_all:
+        model, history, sources, extracted = _from_images(run, head, dropped, target, progress)
+        warm = False
+    else:
+        model, history, sources, extracted, warm = _from_activations(run, head, dropped, target, progress, previous)
     validation, rows = fine_tune_probabilities(model, sources[VALIDATION])
     validation_accuracy = float((validation.argmax(axis=1) == sources[VALIDATION].labels[rows]).mean()) if len(rows) else 0.0
     test_probabilities, _ = fine_tune_probabilities(model, sources[TEST])
@@ -60,13 +67,17 @@ def fine_tune_step(run: Prepared, head, dropped: set[str], target: Path, progres
         vectors, rows = fine_tune_features(model, source)
         features[name] = Examples(vectors, source.labels[rows], [source.paths[i] for i in rows])
     copy_into_backbone(model, run.backbone.network)
+    if not settings.fine_tune_all:
+        save(target, model.get_weights(), run.backbone.id, run.at_cut.cut, run.labels,
+             [path for path, part in run.placement.items() if part == TRAIN])
     return FineTuned(head=dense_head(model, settings), history=history, blocks=settings.fine_tune,
                      validation_before=validation_before, validation_accuracy=validation_accuracy, test=features[TEST],
-                     test_probabilities=test_probabilities, extracted=extracted, features=features)
+                     test_probabilities=test_probabilities, extracted=extracted, features=features, warm_started=warm)
 
 
-def _from_activations(run: Prepared, head, dropped: set[str], target: Path, progress: bool):
-    """The last blocks, from the activations at the cut (extracted with the bottlenecks, cached per image and variant)."""
+def _from_activations(run: Prepared, head, dropped: set[str], target: Path, progress: bool, previous: Previous | None):
+    """The last blocks, from the activations at the cut (extracted with the bottlenecks, cached per image and variant);
+    from the last run's weights for a couple of epochs where that is sound."""
     settings, at_cut = run.settings, run.at_cut
     shape = run.backbone.lite.activation_shape(at_cut.cut)
     arrays = {name: rows.shaped(shape) for name, rows in at_cut.data.items()}
@@ -74,9 +85,18 @@ def _from_activations(run: Prepared, head, dropped: set[str], target: Path, prog
     sources = {name: ArrayBatches(rows.features, rows.labels, settings.batch_size, settings.seed, rows.paths)
                for name, rows in arrays.items()}
     model = build_fine_tune_model(run.backbone.lite, at_cut.cut, head, settings)
-    history = fine_tune(model, sources[TRAIN], sources[VALIDATION], len(run.labels), settings, target / "logs", progress,
+    tests = [path for path, part in run.placement.items() if part == TEST]
+    warm = sound(previous, run.backbone.id, at_cut.cut, run.labels, tests)
+    if warm:
+        try:
+            model.set_weights(previous.weights)
+        except ValueError:  # another shape after all (a setting the check does not see): start cold
+            model = build_fine_tune_model(run.backbone.lite, at_cut.cut, head, settings)
+            warm = False
+    tuning = settings.but(fine_tune_epochs=min(settings.fine_tune_epochs, WARM_EPOCHS), fine_tune_patience=WARM_PATIENCE) if warm else settings
+    history = fine_tune(model, sources[TRAIN], sources[VALIDATION], len(run.labels), tuning, target / "logs", progress,
                         cost=relative_cost(run.backbone.lite, at_cut.cut))
-    return model, history, sources, at_cut.computed
+    return model, history, sources, at_cut.computed, warm
 
 
 def _from_images(run: Prepared, head, dropped: set[str], target: Path, progress: bool):

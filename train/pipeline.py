@@ -33,6 +33,8 @@ from .reuse import fingerprint, forget, last_summary, remember
 from .settings import FINE_TUNE_ALL
 from .split import TEST, TRAIN, VALIDATION, folds
 from .suspects import SuspectReport, find_suspects, write_suspects
+from .warm_start import Previous
+from .warm_start import read as read_warm_start
 
 #: Fold heads train for the main head's early-stopped epoch count, but never fewer than this.
 MIN_FOLD_EPOCHS = 10
@@ -81,10 +83,12 @@ class TrainResult:
         if self.fine_tuned is not None:
             tuned = self.fine_tuned
             what = "the whole backbone" if tuned.blocks == FINE_TUNE_ALL else f"the last {tuned.blocks} block(s) of the backbone"
+            start = (" Started from the last run's fine-tuned weights (the same backbone and labels; no test photo was "
+                     "trained on), so a couple of epochs sufficed.") if tuned.warm_started else ""
             lines += ["", f"Fine-tuned {what} with the head: validation accuracy "
                           f"{tuned.validation_before * 100:.1f}% -> {tuned.validation_accuracy * 100:.1f}% (best epoch "
                           f"{tuned.history.best_epoch} of {tuned.history.epochs}, {tuned.history.seconds:.0f} s; "
-                          f"{tuned.extracted} activations computed)."]
+                          f"{tuned.extracted} activations computed).{start}"]
         if self.fine_tune_note:
             lines += ["", self.fine_tune_note]
         if self.open_set is not None:
@@ -126,6 +130,7 @@ def train(dataset: str | os.PathLike, *, out: str | os.PathLike | None = None, c
     if said is not None:
         return _kept(target, surveyed.root, said, time.perf_counter() - started)
     run = prepare(dataset, config, progress, options, surveyed=surveyed)
+    previous = None if force else read_warm_start(target)  # read before anything in the folder is rewritten
     prepare_out(target)
     forget(target)
     head, history = _train_head(run, target / "logs", progress)
@@ -136,7 +141,7 @@ def train(dataset: str | os.PathLike, *, out: str | os.PathLike | None = None, c
     with ThreadPoolExecutor(1, thread_name_prefix="suspects") as background:
         pending = background.submit(_judge, run, history.best_epoch) if overlap else None
         report = _judge(run, history.best_epoch) if judge and not overlap else None
-        result = _finish(run, target, head, history, tflite, drop_suspects, progress, started)
+        result = _finish(run, target, head, history, tflite, drop_suspects, progress, started, previous)
     if judge:
         result.suspects = pending.result() if pending else report
     result.seconds = time.perf_counter() - started
@@ -162,7 +167,7 @@ def _kept(target: Path, root: Path, said: str, seconds: float) -> TrainResult:
 
 
 def _finish(run: Prepared, target: Path, head, history: History, tflite: bool, drop_suspects: bool, progress: bool,
-            started: float) -> TrainResult:
+            started: float, previous: Previous | None = None) -> TrainResult:
     """Fine-tune, evaluate, export and report; with `drop_suspects`, first train again without them."""
     settings, data, labels = run.settings, run.data, run.labels
     report = _judge(run, history.best_epoch) if drop_suspects else None
@@ -173,7 +178,7 @@ def _finish(run: Prepared, target: Path, head, history: History, tflite: bool, d
         dropped = sorted({p for p in data[TRAIN].paths if p in report.paths})
         data[TRAIN] = data[TRAIN].without(report.paths)
         head, history = _train_head(run, target / "logs", progress)
-    fine_tuned = fine_tune_step(run, head, set(dropped), target, progress) if settings.fine_tuning else None
+    fine_tuned = fine_tune_step(run, head, set(dropped), target, progress, previous) if settings.fine_tuning else None
     if fine_tuned is not None:
         head, test, validation_accuracy = fine_tuned.head, fine_tuned.test, fine_tuned.validation_accuracy
         test_probabilities, features = fine_tuned.test_probabilities, fine_tuned.features
