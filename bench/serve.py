@@ -6,7 +6,8 @@ A model is trained on the shipped sample (examples/flowers) into a temporary fol
 it in its own process (as a user starts it), and clients post photos (flowers-dev's, else the
 sample's) as raw bodies over keep-alive connections. Printed, all from this run:
 - the model called directly (its SavedModel signature, in this process, on the same bytes): photos/s
-  of batches of 32 called as serve calls them (in slices of train/slicing.py's size on a CPU), of
+  of batches of 32 called as serve calls them (in slices of the size train/slicing.py measured on this
+  machine), of
   one call on 32, and the median time of a batch-1 call;
 - served: requests/s at 1 and 16 clients, p50/p95 latency; the ratios the goals are stated in
   (16 clients against direct batch 32; one client's p50 against a direct batch-1 call);
@@ -205,8 +206,6 @@ def main() -> None:
     from train.quiet_tf import import_tensorflow
 
     import_tensorflow()
-    from train.slicing import slice_size
-
     photos = [p.read_bytes() for p in sorted(Path(args.photos).glob("*/*.jpg"))]
     with tempfile.TemporaryDirectory() as scratch:
         subprocess.run(["cp", "-r", str(SAMPLE), f"{scratch}/flowers"], check=True)
@@ -226,7 +225,8 @@ def main() -> None:
             load(url, photos, 4, 64)  # warm up: tracing, first batches
             print(f"{len(photos)} photos from {args.photos}; {os.cpu_count()} cores")
             print(f"direct (SavedModel signature, same bytes): {batch32:.1f} photos/s at batch 32 in slices of "
-                  f"{slice_size() or 32} ({whole32:.1f} in one call of 32); batch-1 call {batch1 * 1000:.1f} ms (median)")
+                  f"{Classifier(model).photos_per_call()} (this machine's measured size; {whole32:.1f} in one call of 32); "
+                  f"batch-1 call {batch1 * 1000:.1f} ms (median)")
             if args.profile:
                 profile(url, server, photos, args.requests)
                 return
