@@ -17,26 +17,16 @@ from 3's and 4's by the moved photos, which travel with their new label's key; 3
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 FLOWERS = ROOT.parent / "shared" / "data" / "flowers-dev"
 
+from bench.finetune_time import timed  # noqa: E402
 from bench.trees import make_tree  # noqa: E402
-
-
-def timed(command: list[str]) -> tuple[float, str]:
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
-    seconds = time.perf_counter() - started
-    if done.returncode:
-        sys.exit(f"{' '.join(command)} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
-    return seconds, done.stdout
 
 
 def misfile(tree: Path, count: int) -> list[tuple[str, str]]:

@@ -30,7 +30,7 @@ from .copies import KeptPictures
 from .dataset import DatasetIndex, prepare
 from .download import CopyFound, Downloaded, Downloader, DownloadFailed
 from .errors import CollectError, SourceUnavailable
-from .http import USER_AGENT, HostPauses, RetryPolicy, user_agent
+from .http import HostPauses, RetryPolicy, user_agent
 from .labels import LabelQuery, parse_labels
 from .mixing import Interleaved
 from .provenance import ProvenanceLog, record_for, write_attribution
@@ -113,17 +113,16 @@ def collect(
         policy=policy,
         near_distance=int(settings.near_distance),
         progress=progress,
+        pauses=HostPauses(),
+        agent=user_agent(settings.contact.strip()),
     )
-    pauses = HostPauses()
-    agent = user_agent(settings.contact.strip())
     source_set = SourceSet(
-        names, run.root, run.size, licence_spec, policy, pauses, agent, flickr,
+        names, run.root, run.size, licence_spec, policy, run.pauses, run.agent, flickr,
         OpenverseSettings.load(config, endpoint=endpoints.get("openverse")),
         CommonsSettings.load(config, endpoint=endpoints.get("commons")),
         INaturalistSettings.load(config, endpoint=endpoints.get("inaturalist")),
         tags_mode=settings.tags, sort=_check_sort(settings.sort),
     ).open()
-    run.pauses, run.agent = pauses, agent
     # One collect at a time per dataset: a second one waits, then finds the photos already there.
     with dataset_lock(_created(run.root), "collect " + " ".join(q.label for q in run.labels), wait=True):
         if names == ["feed"]:
@@ -177,8 +176,9 @@ class _Run:
     policy: RetryPolicy
     near_distance: int
     progress: bool
-    pauses: HostPauses | None = None
-    agent: str = ""
+    #: Retry-After pauses per host, shared by the API clients and the downloads
+    pauses: HostPauses
+    agent: str
     failed_ids: set[str] = field(default_factory=set)
     #: sources found down during this run: not asked again for the labels after
     down: dict[str, SourceUnavailable] = field(default_factory=dict)
@@ -215,7 +215,7 @@ class _Run:
         streams = {name: sources.stream(name, label, need, say) for name in sources.names}
         mixed = Interleaved(streams, summary, self.down)
         downloader = Downloader(self.root, self.policy, journal=lambda item: log.photo(record_for(item, label.query)), kept=kept,
-                                pauses=self.pauses, agent=self.agent or USER_AGENT, slots=DOWNLOAD_SLOTS)
+                                pauses=self.pauses, agent=self.agent, slots=DOWNLOAD_SLOTS)
         self._fill(summary, need, mixed, index, log, downloader, pool)
         summary.skipped.update(mixed.skipped())
 

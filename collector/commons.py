@@ -11,21 +11,22 @@ the whole `continue` object. Scaled copies come at Wikimedia's standard thumbnai
 from __future__ import annotations
 
 import html
-import os
 import re
 import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from filelock import FileLock
+
+from retrainkit.user_cache import user_cache_folder
 
 from . import sizes
 from .api import JsonApi
 from .candidate import Candidate
 from .http import HostPauses, RetryPolicy, host_of
 from .licenses import License, cc_url, code_of, short_name
+from .numbers import as_float, as_int
 
 #: The widths Wikimedia renders and caches (other widths are refused or rounded up).
 STANDARD_WIDTHS = (20, 40, 60, 120, 250, 330, 500, 960, 1280, 1920, 3840)
@@ -42,7 +43,7 @@ _one_at_a_time = threading.Lock()
 @contextmanager
 def one_request_at_a_time() -> Iterator[None]:
     """Commons asks for requests one after another: a thread lock, then a lock file for other processes."""
-    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "retrainkit"
+    folder = user_cache_folder()
     with _one_at_a_time:
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -80,7 +81,7 @@ class CommonsSearch:
         carry_on: dict[str, object] = {}
         while True:
             payload = self._query(carry_on)
-            pages = sorted((payload.get("query") or {}).get("pages") or [], key=lambda page: _int(page.get("index"), 0))
+            pages = sorted((payload.get("query") or {}).get("pages") or [], key=lambda page: as_int(page.get("index"), 0))
             self.total += len(pages)
             for page in pages:
                 candidate = self._candidate(page) if isinstance(page, dict) else None
@@ -108,7 +109,7 @@ class CommonsSearch:
             if error.get("code") != "maxlag":
                 raise self.api.down(f"Commons refused the search: {error.get('info') or error.get('code')}")
             if attempt < self.policy.retries:
-                wait = _float(response.headers.get("Retry-After"), _DEFAULT_LAG_WAIT_S)
+                wait = as_float(response.headers.get("Retry-After"), _DEFAULT_LAG_WAIT_S)
                 self.pauses.pause(host_of(self.api.base), wait)  # every Commons request waits, not only this one
         raise self.api.down(f"Commons kept reporting replication lag (maxlag) after {self.policy.retries} retries; try again later")
 
@@ -132,11 +133,11 @@ class CommonsSearch:
         landing = str(info.get("descriptionurl") or "")
         urls: tuple[tuple[str, str], ...] = ()
         if info.get("thumburl"):
-            urls += ((f"w{_int(info.get('thumbwidth'), 0)}", str(info["thumburl"])),)
-        if not urls or _int(info.get("size"), 0) <= 20 * 1024 * 1024:
+            urls += ((f"w{as_int(info.get('thumbwidth'), 0)}", str(info["thumburl"])),)
+        if not urls or as_int(info.get("size"), 0) <= 20 * 1024 * 1024:
             urls += (("original", original),)
         return Candidate(
-            photo_id=f"commons-{_int(page.get('pageid'), 0)}",
+            photo_id=f"commons-{as_int(page.get('pageid'), 0)}",
             owner=artist,
             owner_name=artist,
             title=name,
@@ -176,16 +177,3 @@ def _text(value: object) -> str:
     """extmetadata values are HTML (an author is often a link): the text a credit line can carry."""
     return " ".join(html.unescape(_TAG.sub("", str(value or ""))).split())
 
-
-def _int(value: object, default: int) -> int:
-    try:
-        return int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return default
-
-
-def _float(value: object, default: float) -> float:
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return default

@@ -18,6 +18,7 @@ from flickrapi.exceptions import FlickrError
 
 from .errors import CollectError, FlickrUnavailable
 from .http import RetryPolicy, make_session
+from .numbers import as_int
 from .ratelimit import SharedWindowLimiter, SlidingWindowLimiter
 
 LOG = logging.getLogger(__name__)
@@ -68,9 +69,9 @@ class FlickrClient:
         block = payload.get("photos") or {}
         return SearchPage(
             photos=list(block.get("photo") or []),
-            page=_int(block.get("page"), 1),
-            pages=_int(block.get("pages"), 0),
-            total=_int(block.get("total"), 0),
+            page=as_int(block.get("page"), 1),
+            pages=as_int(block.get("pages"), 0),
+            total=as_int(block.get("total"), 0),
         )
 
     def licenses(self) -> dict:
@@ -105,10 +106,3 @@ class FlickrClient:
             # flickrapi raises a code-less FlickrError for any non-200 status, after our retries gave up.
             return FlickrUnavailable(f"Flickr kept failing on {method} ({error}) after {self.policy.retries} retries; try again later")
         return CollectError(f"Flickr refused {method}: {error}")
-
-
-def _int(value: object, default: int) -> int:
-    try:
-        return int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return default

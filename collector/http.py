@@ -9,7 +9,6 @@ service that says "slow down" means the whole client, not one connection).
 
 from __future__ import annotations
 
-import importlib.metadata
 import threading
 import time
 import urllib.request
@@ -21,22 +20,18 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from retrainkit.user_cache import toolkit_version
+
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 PROJECT_URL = "https://github.com/retrainkit"
 
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("retrainkit")
-    except importlib.metadata.PackageNotFoundError:
-        return "0"
 
 
 def user_agent(contact: str = "") -> str:
     """Our User-Agent: the toolkit, its version, and the user's contact when given (Wikimedia asks
     every client for one, so its operators can write before they block)."""
     reach = f"{PROJECT_URL}; {contact}" if contact else PROJECT_URL
-    return f"retrainkit-collector/{_version()} (+{reach}) python-requests/{requests.__version__}"
+    return f"retrainkit-collector/{toolkit_version()} (+{reach}) python-requests/{requests.__version__}"
 
 
 USER_AGENT = user_agent()

@@ -23,6 +23,7 @@ from .api import JsonApi
 from .candidate import Candidate
 from .errors import LabelNotFound
 from .licenses import License, cc_url, short_name
+from .numbers import as_int
 
 PER_PAGE = 200
 REQUESTS_PER_MINUTE = 60
@@ -80,14 +81,14 @@ class INaturalistSearch:
             payload = self._get("observations", params)
             results = [r for r in payload.get("results") or [] if isinstance(r, dict)]
             if first:
-                self.total = _int(payload.get("total_results"), 0)
+                self.total = as_int(payload.get("total_results"), 0)
                 self.say(f"{self.label} -> {self.taxon.describe(self.total)}")
                 first = False
             for observation in results:
                 candidate = self._candidate(observation)
                 if candidate is not None:
                     yield candidate
-            ids = [_int(r.get("id"), 0) for r in results]
+            ids = [as_int(r.get("id"), 0) for r in results]
             if len(results) < PER_PAGE or not ids or max(ids) <= above:
                 return
             above = max(ids)
@@ -107,7 +108,7 @@ class INaturalistSearch:
             return _taxon(found[0])
         payload = self._get("taxa/autocomplete", {"q": self.query, "is_active": "true", "per_page": 30})
         results = [r for r in payload.get("results") or [] if isinstance(r, dict) and r.get("is_active", True) is not False]
-        scored = [(_match(self.query, r), _int(r.get("observations_count"), 0), r) for r in results]
+        scored = [(_match(self.query, r), as_int(r.get("observations_count"), 0), r) for r in results]
         best = max(scored, key=lambda item: item[:2], default=None)
         if best is None or best[0] == 0:
             names = ", ".join(_named(r) for r in results[:6])
@@ -129,7 +130,7 @@ class INaturalistSearch:
             observation_url = str(observation.get("uri") or f"https://www.inaturalist.org/observations/{observation.get('id')}")
             taxon = observation.get("taxon") or {}
             return Candidate(
-                photo_id=f"inaturalist-{_int(photo['id'], 0)}",
+                photo_id=f"inaturalist-{as_int(photo['id'], 0)}",
                 owner=str(user.get("login") or creator),
                 owner_name=creator,
                 title=str(taxon.get("preferred_common_name") or taxon.get("name") or (self.taxon.name if self.taxon else "")),
@@ -163,7 +164,7 @@ def _named(row: dict) -> str:
 
 
 def _taxon(row: dict) -> Taxon:
-    return Taxon(_int(row.get("id"), 0), str(row.get("name") or ""), str(row.get("rank") or ""), str(row.get("preferred_common_name") or ""))
+    return Taxon(as_int(row.get("id"), 0), str(row.get("name") or ""), str(row.get("rank") or ""), str(row.get("preferred_common_name") or ""))
 
 
 def _licence(code: object) -> License:
@@ -174,10 +175,3 @@ def _licence(code: object) -> License:
     short = "cc0" if text == "cc0" else text.removeprefix("cc-")
     version = "1.0" if short == "cc0" else "4.0"
     return License(id=text, name=short_name(short, version), url=cc_url(short, version), code=short, version=version)
-
-
-def _int(value: object, default: int) -> int:
-    try:
-        return int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return default

@@ -38,7 +38,7 @@ class Interleaved:
                     continue
                 except LabelNotFound as error:
                     del active[name]
-                    self.summary.unavailable[name] = str(error)
+                    self.summary.unresolved[name] = str(error)
                     continue
                 except SourceUnavailable as error:
                     del active[name]

@@ -21,6 +21,7 @@ from .api import JsonApi
 from .candidate import Candidate
 from .errors import CollectError
 from .licenses import License, cc_url, code_of, short_name
+from .numbers import as_float
 
 ANONYMOUS_PAGE_SIZE = 20
 ANONYMOUS_RESULT_CAP = 240
@@ -83,7 +84,7 @@ class OpenverseClient:
         if response.status_code != 200 or not payload.get("access_token"):
             raise CollectError(f"Openverse refused the client id and secret (HTTP {response.status_code}); check [openverse] "
                                "client_id / client_secret or OPENVERSE_CLIENT_ID / OPENVERSE_CLIENT_SECRET")
-        lifetime = _number(payload.get("expires_in"), 3600.0)
+        lifetime = as_float(payload.get("expires_in"), 3600.0)
         return _Token(str(payload["access_token"]), time.time() + lifetime)
 
 
@@ -108,13 +109,13 @@ class OpenverseSearch:
             if self.licence_spec == "commercial":
                 params["license_type"] = "commercial"
             payload = self.client.images_page(params)
-            self.total = max(self.total, int(_number(payload.get("result_count"), 0)))
+            self.total = max(self.total, int(as_float(payload.get("result_count"), 0)))
             results = payload.get("results") or []
             for result in results:
                 candidate = self._candidate(result) if isinstance(result, dict) else None
                 if candidate is not None:
                     yield candidate
-            last_page = int(_number(payload.get("page_count"), page))
+            last_page = int(as_float(payload.get("page_count"), page))
             if not self.client.registered:
                 last_page = min(last_page, ANONYMOUS_RESULT_CAP // page_size)
             if not results or page >= last_page:
@@ -162,10 +163,3 @@ def _licence(result: dict) -> License:
     if not code:
         code, version = code_of(url)
     return License(id=code, name=short_name(code, version), url=url or cc_url(code, version), code=code, version=version)
-
-
-def _number(value: object, default: float) -> float:
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return default

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from retrainkit.user_cache import user_cache_folder
+
 
 class SlidingWindowLimiter:
     def __init__(
@@ -72,7 +74,7 @@ class SharedWindowLimiter:
         if calls <= 0:
             raise ValueError("calls must be positive")
         self.calls, self.window_s, self._clock, self._sleep = calls, window_s, clock, sleep
-        folder = folder or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "retrainkit"
+        folder = folder or user_cache_folder()
         self.file = folder / f"{service}-calls-{hashlib.sha256(api_key.encode()).hexdigest()[:16]}.json"
         self._threads = threading.Lock()
         self.waited_s = 0.0

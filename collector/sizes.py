@@ -11,6 +11,7 @@ import math
 import re
 
 from .errors import CollectError
+from .numbers import as_int
 
 #: extras letter -> nominal longest edge in pixels ('o' is the original, of unknown size).
 LADDER: dict[str, int] = {
@@ -52,16 +53,9 @@ def choose(photo: dict, target: str) -> tuple[str, str, int, int] | None:
     for letter in preference(target):
         url = photo.get(f"url_{letter}")
         if url:
-            return letter, url, _as_int(photo.get(f"width_{letter}")), _as_int(photo.get(f"height_{letter}"))
+            return letter, url, as_int(photo.get(f"width_{letter}")), as_int(photo.get(f"height_{letter}"))
     return None
 
-
-def _as_int(value: object) -> int:
-    """Flickr sends numbers as strings or ints depending on the field and the day."""
-    try:
-        return int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return 0
 
 
 #: ladder letter -> file-name suffix, for the sizes that share a static Flickr file's secret.

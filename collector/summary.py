@@ -32,8 +32,10 @@ class LabelSummary:
     by_source: Counter = field(default_factory=Counter)
     #: sources that had no more candidates for this label
     dry: list[str] = field(default_factory=list)
-    #: sources set aside for this label, with why (down, not their API, the query names nothing there)
+    #: sources set aside for this label, with why (down, not their API)
     unavailable: dict[str, str] = field(default_factory=dict)
+    #: sources where the label's query names nothing (an iNaturalist name with no taxon), with the names found instead
+    unresolved: dict[str, str] = field(default_factory=dict)
     #: candidates a source listed but that were never downloaded, by reason (licence, no-licence, ...)
     skipped: Counter = field(default_factory=Counter)
     #: lines worth printing under the table (what a name resolved to)
@@ -47,7 +49,7 @@ class LabelSummary:
     def has_error(self) -> bool:
         """The label came up short and its query named nothing at a source it asked (an error for this
         label alone; when the other sources filled it, the summary only notes it)."""
-        return self.short and any(reason.startswith(f"{self.label}: ") for reason in self.unavailable.values())
+        return self.short and bool(self.unresolved)
 
 
 @dataclass
@@ -85,8 +87,8 @@ class CollectSummary:
         lines = [self.table(), ""]
         for s in self.labels:
             lines += [] if self.notes_shown else s.notes
-            for source, reason in s.unavailable.items():
-                lines.append(reason if reason.startswith(f"{s.label}: ") else f"{s.label}: {source} set aside: {reason}")
+            lines += [f"{s.label}: {source} set aside: {reason}" for source, reason in s.unavailable.items()]
+            lines += list(s.unresolved.values())  # each says the label and the names found instead
             if s.dry and len(self.sources) > 1:
                 lines.append(f"{s.label}: no more candidates from {', '.join(s.dry)}")
             for key, n in sorted(s.skipped.items()):

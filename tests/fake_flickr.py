@@ -214,9 +214,10 @@ class FakeFlickr:
         }
 
 
-class _Handler(BaseHTTPRequestHandler):
+class QuietHandler(BaseHTTPRequestHandler):
+    """What every fake server's handler shares: keep-alive, no log lines, replies sent whole or broken off."""
+
     protocol_version = "HTTP/1.1"
-    server_state: FakeFlickr
 
     def log_message(self, *args) -> None:
         """Keep test output clean."""
@@ -226,6 +227,26 @@ class _Handler(BaseHTTPRequestHandler):
         # Headers and body go out in two writes; without NODELAY, Nagle's algorithm and delayed ACKs
         # stall every keep-alive reply by ~40 ms, which no real photo server does.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None,
+              truncate: bool = False) -> None:
+        """The reply; `truncate` announces the whole body but sends a third of it, then drops the connection."""
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if truncate:
+            self.wfile.write(body[: len(body) // 3])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(body)
+
+
+class _Handler(QuietHandler):
+    server_state: FakeFlickr
 
     # -- REST ------------------------------------------------------------------------------------
 
@@ -289,7 +310,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "bad-bytes":
             body = body[: len(body) // 2]
         if fault == "truncate":
-            return self._send_truncated(body)
+            return self._send(200, body, "image/jpeg", truncate=True)
         self._send(200, body, "image/png" if photo.format == "PNG" else "image/jpeg")
 
     # -- plumbing --------------------------------------------------------------------------------
@@ -311,19 +332,3 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _json(self, payload: dict) -> None:
         self._send(200, json.dumps(payload).encode(), "application/json")
-
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _send_truncated(self, body: bytes) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "image/jpeg")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body[: len(body) // 3])
-        self.wfile.flush()
-        self.close_connection = True

@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import json
 import math
-import socket
 import threading
 import time
 import urllib.parse
 from collections import defaultdict
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
-from tests.fake_flickr import FakeFlickr, FakePhoto, make_image_bytes
+from tests.fake_flickr import FakeFlickr, FakePhoto, QuietHandler, make_image_bytes
 
 STANDARD_WIDTHS = (20, 40, 60, 120, 250, 330, 500, 960, 1280, 1920, 3840)
 
@@ -123,7 +122,8 @@ class FakeService:
         return self.api(request, fault)
 
     def api(self, request: Request, fault: str) -> Reply:
-        raise NotImplementedError
+        """Each fake answers its own service's API; the base knows none."""
+        return json_reply({"error": "no API here"}, 404)
 
     def picture(self, seed: int, edge: int) -> Reply:
         self.picture_requests.append(f"{seed}/{edge}")
@@ -140,16 +140,8 @@ class FakeService:
         return Reply(200, body, "image/jpeg", truncate=fault == "truncate")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(QuietHandler):
     fake: FakeService
-
-    def log_message(self, *args) -> None:
-        """Keep test output clean."""
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_GET(self) -> None:
         self._serve("GET")
@@ -175,18 +167,7 @@ class _Handler(BaseHTTPRequestHandler):
             if path.startswith(fake.api_prefix):
                 with fake._lock:
                     fake.in_flight -= 1
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if reply.truncate:
-            self.wfile.write(reply.body[: len(reply.body) // 3])
-            self.wfile.flush()
-            self.close_connection = True
-            return
-        self.wfile.write(reply.body)
+        self._send(reply.status, reply.body, reply.content_type, reply.headers, reply.truncate)
 
 
 # -- Openverse -----------------------------------------------------------------------------------
@@ -432,9 +413,6 @@ class FakeINaturalist(FakeService):
             made.append(FakeObservation(1000 + number * 3, taxon, photos, quality))
             self.observations.append(made[-1])
         return made
-
-    def picture(self, seed: int, edge: int) -> Reply:
-        return super().picture(seed, edge)
 
     def answer(self, request: Request) -> Reply:
         if request.path.startswith("/photos/"):

@@ -12,10 +12,11 @@ killed or failed leaves no claim that its folder is up to date.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 from dataclasses import asdict
 from pathlib import Path
+
+from retrainkit.user_cache import toolkit_version
 
 from .preparation import Survey
 
@@ -37,7 +38,7 @@ def fingerprint(surveyed: Survey, flags: dict[str, object]) -> str:
                                             for p in local.rglob("*") if p.is_file())
     content = {
         "format": FORMAT,
-        "version": _version(),
+        "version": toolkit_version(),
         "settings": settings,
         "flags": flags,
         "labels": surveyed.labels,
@@ -68,10 +69,3 @@ def remember(target: Path, key: str, summary: str) -> None:
     temporary = target / f"{INPUTS_NAME}.tmp"
     temporary.write_text(json.dumps({"fingerprint": key, "summary": summary}, indent=1))
     temporary.replace(target / INPUTS_NAME)
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("retrainkit")
-    except importlib.metadata.PackageNotFoundError:
-        return "0"

@@ -15,6 +15,7 @@ called, never its outputs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import tensorflow as tf
+
+from retrainkit.user_cache import user_cache_folder
 
 #: photos per network call on a CPU when nothing was measured (the network is not known to the caller)
 CPU_SLICE = 4
@@ -98,7 +101,7 @@ def machine() -> str:
 
 
 def choices_file() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "retrainkit" / CHOICES_NAME
+    return user_cache_folder() / CHOICES_NAME
 
 
 def forget_choices() -> None:
@@ -133,12 +136,10 @@ def _from_environment() -> int | None:
 
 def _processor() -> str:
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")]
+    except OSError:  # not Linux
+        names = []
+    return names[0] if names else platform.processor() or platform.machine()
 
 
 def _read_choices() -> dict[str, int]:
@@ -152,10 +153,8 @@ def _read_choices() -> dict[str, int]:
 def _write_choices(choices: dict[str, int]) -> None:
     """Best effort: a cache folder that cannot be written means measuring again next time, nothing worse."""
     target = choices_file()
-    try:
+    temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(OSError):
         target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
         temporary.write_text(json.dumps(choices, indent=1, sort_keys=True))
         temporary.replace(target)
-    except OSError:
-        pass
