@@ -1,7 +1,8 @@
 """The edge between a command and the shell: one-line errors, exit codes, Ctrl-C.
 
 Every command goes through `run_command`, so a user error is always one line on stderr with
-exit code 2 and an interruption always exit code 130, never a traceback; a reader that stops early
+exit code 2, a failure on our side (`InternalFailure`, e.g. a converter that fails on a valid model)
+one line with exit code 1, and an interruption always exit code 130, never a traceback; a reader that stops early
 (`classify ... | head`) ends the command quietly, as it does other Unix tools.
 """
 
@@ -13,8 +14,9 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-from .errors import UserError
+from .errors import InternalFailure, UserError
 
+EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 #: what a shell reports for a command stopped by SIGPIPE (128 + 13)
@@ -29,7 +31,8 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def run_command(prog: str, action: Callable[[], int], interrupted: str) -> int:
-    """`action()`'s exit code; a UserError becomes `prog: message` and 2, Ctrl-C `prog: interrupted` and 130."""
+    """`action()`'s exit code; a UserError becomes `prog: message` and 2, an InternalFailure `prog: message` and 1,
+    Ctrl-C `prog: interrupted` and 130."""
     try:
         code = action()
         sys.stdout.flush()  # a closed pipe shows here, inside the try, not in Python's flush at exit
@@ -37,6 +40,9 @@ def run_command(prog: str, action: Callable[[], int], interrupted: str) -> int:
     except UserError as error:
         print(f"{prog}: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except InternalFailure as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print(f"{prog}: {interrupted}", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -12,3 +12,10 @@ class UserError(Exception):
 
 class ConfigError(UserError):
     """The settings file or a setting is wrong."""
+
+
+class InternalFailure(Exception):
+    """Something went wrong on our side (a converter failed on a valid model): one line and exit code 1.
+
+    Not a UserError: the input was fine, so "fix your input" (exit 2) would mislead; the message says what failed.
+    """

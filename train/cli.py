@@ -36,7 +36,9 @@ def build_train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--augment", type=int, help="random variants per training image, cached (default 0)")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--cache-dir", help="bottleneck cache folder (default DATASET/.cache)")
-    parser.add_argument("--tflite", action="store_true", help="also write float16 and int8 TensorFlow Lite models")
+    parser.add_argument("--tflite", action="store_true",
+                        help="also write float16 and int8 TensorFlow Lite models for MediaPipe, and model_open_set.tflite for LiteRT")
+    parser.add_argument("--onnx", action="store_true", help="also write model.onnx (pixels in; probabilities, novelty and known out)")
     parser.add_argument("--force", action="store_true",
                         help="train even when nothing changed since the last train into the model folder (else that model is kept)")
     parser.add_argument("--suspects-only", action="store_true",
@@ -77,8 +79,12 @@ def train_main(argv: list[str] | None = None) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     check_dataset(args.dataset)  # answer a wrong path before TensorFlow takes seconds to load
-    if args.suspects_only and (args.drop_suspects or not args.suspects or args.tflite or args.out):
-        raise TrainError("--suspects-only trains no model: leave out --drop-suspects, --no-suspects, --tflite and --out")
+    if args.suspects_only and (args.drop_suspects or not args.suspects or args.tflite or args.onnx or args.out):
+        raise TrainError("--suspects-only trains no model: leave out --drop-suspects, --no-suspects, --tflite, --onnx and --out")
+    if args.onnx:
+        from .exports import ONNX, check_extras
+
+        check_extras((ONNX,))  # a missing extra is said now, not after the training
     import_tensorflow()
     if args.features:
         _import_features(args)
@@ -100,6 +106,11 @@ def _train(args: argparse.Namespace) -> int:
     result = train(args.dataset, out=args.out, config=args.config, progress=not args.quiet, tflite=args.tflite,
                    suspects=args.suspects, drop_suspects=args.drop_suspects, force=args.force, **options)
     print(result.summary())
+    if args.onnx:
+        # converted from the folder's SavedModel, as retrainkit-export does: also after a train that kept the last model
+        from .exports import ONNX, export_model
+
+        print(export_model(result.out, (ONNX,)).summary())
     return 0
 
 

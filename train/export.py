@@ -5,8 +5,14 @@ and returns `probabilities` (batch x labels), `label` (the top label) and `score
 and, with a novelty reference, `novelty` (how unlike the training photos, train/novelty.py) and
 `known` (novelty within the calibrated threshold: False means "none of the labels"), so any
 TensorFlow user gets the open-set answer without our code.
-Preprocessing inside it is `preprocess.preprocess`, the very function that made the training
-bottlenecks, so serving cannot drift from training.
+
+Its `serving_pixels` signature takes decoded pixels (`pixels`: float32 [batch, size, size, 3], RGB
+values 0..255 after the crop and resize of `preprocess.to_pixels`) and returns the same outputs.
+`serving_default` decodes, crops and resizes, then calls that same function, so the two cannot
+differ; the ONNX and LiteRT files (train/exports.py) are converted from it, because ONNX and
+TFLite have no JPEG decoder.
+Preprocessing inside it is `preprocess`'s, the very functions that made the training bottlenecks,
+so serving cannot drift from training.
 """
 
 from __future__ import annotations
@@ -19,9 +25,13 @@ import tensorflow as tf
 
 from .backbones import Backbone
 from .novelty import Reference, novelty
-from .preprocess import preprocess
+from .preprocess import CENTRAL_FRACTION, decoded_pixels, normalise
 
 SIGNATURE = "serving_default"
+#: The pixels-in signature every other export is converted from.
+PIXELS_SIGNATURE = "serving_pixels"
+#: Its input's name.
+PIXELS_INPUT = "pixels"
 
 
 class ServingModel(tf.Module):
@@ -37,13 +47,20 @@ class ServingModel(tf.Module):
                                          name="novelty_threshold")
         self._backbone = backbone
         size = backbone.preprocessing.image_size
-        self._image_spec = tf.TensorSpec([size, size, 3], tf.float32)
+        self._pixels_spec = tf.TensorSpec([size, size, 3], tf.float32)
+        # built per model: the input size is the backbone's
+        self.classify_pixels = tf.function(self._answer, input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32,
+                                                                                          name=PIXELS_INPUT)])
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     def serve(self, image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
-        preprocessing = self._backbone.preprocessing
-        images = tf.map_fn(lambda data: preprocess(data, preprocessing), image_bytes, fn_output_signature=self._image_spec)
-        features = self._backbone.features(images)
+        size = self._backbone.preprocessing.image_size
+        pixels = tf.map_fn(lambda data: decoded_pixels(data, size), image_bytes, fn_output_signature=self._pixels_spec)
+        return self.classify_pixels(pixels)
+
+    def _answer(self, pixels: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The one graph behind both signatures: 0..255 pixels in, the answers out."""
+        features = self._backbone.features(normalise(pixels, self._backbone.preprocessing))
         probabilities = tf.nn.softmax(self.head(features, training=False))
         best = tf.argmax(probabilities, axis=1)
         outputs = {
@@ -57,11 +74,26 @@ class ServingModel(tf.Module):
         return outputs
 
 
+def pixels_description(size: int, mean: float, std: float) -> dict:
+    """model.json's account of the pixels-in signature: enough for a caller to reproduce the bytes path."""
+    return {
+        "signature": PIXELS_SIGNATURE,
+        "input": f"{PIXELS_INPUT}: float32[batch, {size}, {size}, 3]",
+        "range": "RGB values 0..255 (not normalised; the model maps them to (v - mean) / std itself)",
+        "mean": mean,
+        "std": std,
+        "resize": (f"turn upright by the EXIF orientation; crop the centred square of {CENTRAL_FRACTION:g} of the shorter side "
+                   f"(side = floor(min(h, w) * {CENTRAL_FRACTION:g}), top = (h - side) // 2, left = (w - side) // 2); "
+                   f"resize it to {size}x{size} bicubically with antialiasing (tf.image.resize(method='bicubic', "
+                   "antialias=True)); clip to 0..255"),
+    }
+
+
 def export(out: Path, backbone: Backbone, head: keras.Model, labels: list[str], reference: Reference | None = None) -> Path:
     """The SavedModel and its description (model.json); `reference` adds `novelty` and `known` to its outputs."""
     model = ServingModel(backbone, head, labels, reference)
     target = out / "saved_model"
-    tf.saved_model.save(model, str(target), signatures={SIGNATURE: model.serve})
+    tf.saved_model.save(model, str(target), signatures={SIGNATURE: model.serve, PIXELS_SIGNATURE: model.classify_pixels})
     (out / "labels.txt").write_text("\n".join(labels) + "\n", encoding="utf-8")
     (out / "model.json").write_text(json.dumps({
         "backbone": backbone.name,
@@ -73,6 +105,7 @@ def export(out: Path, backbone: Backbone, head: keras.Model, labels: list[str], 
         "input": "image_bytes: string[batch] (encoded JPEG/PNG/GIF/BMP)",
         "outputs": ["probabilities: float32[batch, labels]", "label: string[batch]", "score: float32[batch]"]
                    + ([] if reference is None else ["novelty: float32[batch]", "known: bool[batch]"]),
+        "pixels": pixels_description(backbone.preprocessing.image_size, backbone.preprocessing.mean, backbone.preprocessing.std),
         "open_set": None if reference is None else reference.calibration.as_dict(),
     }, indent=1))
     return target

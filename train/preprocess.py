@@ -48,24 +48,45 @@ def decode_upright(contents: tf.Tensor) -> tf.Tensor:
 
 def to_input(image: tf.Tensor, preprocessing: Preprocessing) -> tf.Tensor:
     """uint8 (H, W, 3) -> float32 (size, size, 3): centred crop, bicubic resize, normalisation."""
+    return normalise(to_pixels(image, preprocessing.image_size), preprocessing)
+
+
+def to_pixels(image: tf.Tensor, size: int) -> tf.Tensor:
+    """uint8 (H, W, 3) -> float32 (size, size, 3) in 0..255: the centred crop and resize, not yet normalised.
+
+    What the SavedModel's pixels-in signature (train/export.py) and the ONNX and LiteRT files take:
+    a caller who reproduces these steps (docs/export.md) feeds exactly what the bytes-in path computes.
+    """
     shape = tf.shape(image)
     height, width = shape[0], shape[1]
     side = tf.maximum(1, tf.cast(tf.cast(tf.minimum(height, width), tf.float32) * CENTRAL_FRACTION, tf.int32))
     top = (height - side) // 2
     left = (width - side) // 2
     square = image[top:top + side, left:left + side, :]
-    return _resize_normalise(square, preprocessing)
+    return _resize(square, size)
+
+
+def normalise(pixels: tf.Tensor, preprocessing: Preprocessing) -> tf.Tensor:
+    """0..255 RGB values -> the backbone's input range, (v - mean) / std."""
+    return (pixels - preprocessing.mean) / preprocessing.std
+
+
+def _resize(image: tf.Tensor, size: int) -> tf.Tensor:
+    resized = tf.image.resize(tf.cast(image, tf.float32), (size, size), method="bicubic", antialias=True)
+    return tf.clip_by_value(resized, 0.0, 255.0)
 
 
 def _resize_normalise(image: tf.Tensor, preprocessing: Preprocessing) -> tf.Tensor:
-    size = preprocessing.image_size
-    resized = tf.image.resize(tf.cast(image, tf.float32), (size, size), method="bicubic", antialias=True)
-    resized = tf.clip_by_value(resized, 0.0, 255.0)
-    return (resized - preprocessing.mean) / preprocessing.std
+    return normalise(_resize(image, preprocessing.image_size), preprocessing)
 
 
 def preprocess(contents: tf.Tensor, preprocessing: Preprocessing) -> tf.Tensor:
     return to_input(decode_upright(contents), preprocessing)
+
+
+def decoded_pixels(contents: tf.Tensor, size: int) -> tf.Tensor:
+    """Encoded bytes -> float32 (size, size, 3) in 0..255: what the bytes-in signature hands the pixels-in one."""
+    return to_pixels(decode_upright(contents), size)
 
 
 def augmented(contents: tf.Tensor, preprocessing: Preprocessing, seed: tf.Tensor) -> tf.Tensor:

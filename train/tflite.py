@@ -1,51 +1,79 @@
-"""Optional TensorFlow Lite exports (`train --tflite`): float16, and int8 calibrated on training images.
+"""TensorFlow Lite files, converted from a model folder's pixels-in signature.
 
-A TFLite model cannot decode image files, so its input is the preprocessed image: float32
-(1, size, size, 3) as `model.json` describes (centre crop, bicubic resize, (v - mean) / std). Its
-output is the label probabilities. int8 quantisation calibrates activation ranges on up to
-REPRESENTATIVE training images, passed through the very preprocessing the bottlenecks used.
+Two kinds, because their readers want different things:
+- MediaPipe's (`model_float16.tflite`, `model_int8.tflite`): input the normalised image, float32
+  (1, size, size, 3) = (v - mean) / std after the centre crop and bicubic resize, as their TFLite
+  metadata says; output the label probabilities alone (MediaPipe's ImageClassifier expects one
+  output). int8 quantisation calibrates activation ranges on up to REPRESENTATIVE training photos,
+  passed through the very preprocessing the bottlenecks used, so it needs those photos.
+- the open-set file (`model_open_set.tflite`), for callers of LiteRT itself: input pixels, float32
+  (1, size, size, 3) in 0..255 like the ONNX file; outputs `probabilities`, `novelty` and `known`
+  (the threshold is inside) through its signature runner. Float16 weights like the MediaPipe file:
+  half the size of float32, and the same answers within bench/export.py's parity figures.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
 from .backbones import Backbone
-from .errors import TrainError
+from .errors import ConversionFailed, TrainError
+from .exported_model import ExportedModel
 from .image_bytes import model_bytes
-from .preprocess import preprocess
+from .preprocess import decoded_pixels, normalise
 from .tflite_metadata import with_metadata
 
 REPRESENTATIVE = 100
+FLOAT16_FILE = "model_float16.tflite"
+INT8_FILE = "model_int8.tflite"
+OPEN_SET_FILE = "model_open_set.tflite"
 
 
 def export_tflite(out: Path, backbone: Backbone, head: keras.Model, training_files: list[Path], labels: list[str]) -> list[Path]:
-    """Both files carry TFLite metadata (input normalisation, labels), so MediaPipe loads them as they are."""
-    size = backbone.preprocessing.image_size
+    """`train --tflite`: the MediaPipe files and the open-set file, from the SavedModel just exported into `out`.
 
-    @tf.function(input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32, name="image")])
-    def probabilities(image):
-        return tf.nn.softmax(head(backbone.features(image), training=False))
+    `backbone`, `head` and `labels` are what the pipeline holds; the files are converted from the
+    folder instead, like `retrainkit-export`'s, so both paths write the same files.
+    """
+    from .exports import TFLITE, export_model
 
-    concrete = probabilities.get_concrete_function()
-    written = []
-    for name, configure in (("model_float16.tflite", _float16), ("model_int8.tflite", _int8(backbone, training_files))):
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], backbone.network)
-        configure(converter)
-        try:
-            blob = converter.convert()
-        except Exception as error:  # noqa: BLE001 - the converter raises many kinds for unsupported ops
-            raise TrainError(f"--tflite: this backbone cannot be converted to TensorFlow Lite ({type(error).__name__}); "
-                             "the SavedModel was written") from None
-        target = out / name
-        preprocessing = backbone.preprocessing
-        target.write_bytes(with_metadata(blob, labels, preprocessing.mean, preprocessing.std, f"{out.name} ({backbone.name})",
-                                         f"Image classifier trained by retrainkit on {backbone.name} features."))
-        written.append(target)
-    return written
+    del backbone, head, labels
+    return export_model(out, (TFLITE,), calibration=training_files).written
+
+
+def mediapipe_files(model: ExportedModel, calibration: list[Path]) -> dict[str, bytes]:
+    """The float16 file, and the int8 one when there are calibration photos; both with TFLite metadata
+    (input normalisation, labels), so MediaPipe loads them as they are."""
+    function = model.function(1, ("probabilities",), normalised=True)
+    files = {FLOAT16_FILE: _float16}
+    if calibration:
+        files[INT8_FILE] = _int8(model, calibration)
+    preprocessing = model.preprocessing
+    return {name: with_metadata(_converted(model, function, configure), model.labels, preprocessing.mean, preprocessing.std,
+                                f"{model.folder.name} ({model.backbone})",
+                                f"Image classifier trained by retrainkit on {model.backbone} features.")
+            for name, configure in files.items()}
+
+
+def open_set_file(model: ExportedModel) -> bytes:
+    """Pixels in; probabilities, and novelty and known when the model has them, out."""
+    return _converted(model, model.function(1, model.outputs()), _float16)
+
+
+def _converted(model: ExportedModel, function, configure: Callable[[tf.lite.TFLiteConverter], None]) -> bytes:
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()], model.module)
+    configure(converter)
+    try:
+        return converter.convert()
+    except Exception as error:  # noqa: BLE001 - the converter raises many kinds for unsupported ops
+        if model.backbone.startswith("efficientnet_lite"):
+            raise ConversionFailed(f"{model.folder}: the TensorFlow Lite converter failed ({type(error).__name__})") from None
+        raise TrainError(f"{model.folder}: this backbone ({model.backbone}) cannot be converted to TensorFlow Lite "
+                         f"({type(error).__name__}); the SavedModel is unchanged") from None
 
 
 def _float16(converter: tf.lite.TFLiteConverter) -> None:
@@ -53,10 +81,13 @@ def _float16(converter: tf.lite.TFLiteConverter) -> None:
     converter.target_spec.supported_types = [tf.float16]
 
 
-def _int8(backbone: Backbone, training_files: list[Path]):
+def _int8(model: ExportedModel, calibration: list[Path]):
+    preprocessing = model.preprocessing
+
     def representative():
-        for path in training_files[:REPRESENTATIVE]:
-            yield [preprocess(tf.constant(model_bytes(path)), backbone.preprocessing)[None]]
+        for path in calibration[:REPRESENTATIVE]:
+            pixels = decoded_pixels(tf.constant(model_bytes(path)), preprocessing.image_size)
+            yield [normalise(pixels, preprocessing)[None]]
 
     def configure(converter: tf.lite.TFLiteConverter) -> None:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
