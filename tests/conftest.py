@@ -88,3 +88,18 @@ def keyless_options(openverse, commons, inaturalist, dataset) -> dict:
         "backoff": 0.01,
         "progress": False,
     }
+
+
+@pytest.fixture(scope="module")
+def quick_flower_model(tmp_path_factory) -> tuple[Path, Path]:
+    """(model folder, dataset): the shipped sample trained quickly (frozen Lite0, 30 epochs, no suspects), once per
+    module, without --tflite or --onnx. TensorFlow is imported here, not when conftest loads."""
+    import shutil
+
+    from train.pipeline import train
+
+    root = tmp_path_factory.mktemp("quick-flowers")
+    dataset = root / "flowers"
+    shutil.copytree(SAMPLE_FLOWERS, dataset)
+    train(dataset, out=root / "model", progress=False, suspects=False, epochs=30, fine_tune="0")
+    return root / "model", dataset
