@@ -19,6 +19,7 @@ import logging
 
 from .errors import ConversionFailed, TrainError
 from .exported_model import ExportedModel
+from .quiet_tf import quiet_stderr
 
 OPSET = 17
 FILE = "model.onnx"
@@ -40,7 +41,8 @@ def onnx_bytes(model: ExportedModel) -> bytes:
     tf2onnx = require_tf2onnx()
     function = model.function(None, model.outputs())
     try:
-        proto, _ = tf2onnx.convert.from_function(function, input_signature=list(function.input_signature), opset=OPSET)
+        with quiet_stderr(show_on_error=False):
+            proto, _ = tf2onnx.convert.from_function(function, input_signature=list(function.input_signature), opset=OPSET)
     except Exception as error:  # noqa: BLE001 - the converter raises many kinds for unsupported ops
         raise ConversionFailed(f"{model.folder}: tf2onnx could not convert the model to ONNX ({type(error).__name__}: "
                                f"{_first_line(error)})") from None

@@ -25,6 +25,7 @@ from .errors import ConversionFailed, TrainError
 from .exported_model import ExportedModel
 from .image_bytes import model_bytes
 from .preprocess import decoded_pixels, normalise
+from .quiet_tf import quiet_stderr
 from .tflite_metadata import with_metadata
 
 REPRESENTATIVE = 100
@@ -68,7 +69,8 @@ def _converted(model: ExportedModel, function, configure: Callable[[tf.lite.TFLi
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()], model.module)
     configure(converter)
     try:
-        return converter.convert()
+        with quiet_stderr(show_on_error=False):
+            return converter.convert()
     except Exception as error:  # noqa: BLE001 - the converter raises many kinds for unsupported ops
         if model.backbone.startswith("efficientnet_lite"):
             raise ConversionFailed(f"{model.folder}: the TensorFlow Lite converter failed ({type(error).__name__})") from None
