@@ -166,6 +166,14 @@ def _one_line(capsys) -> str:
     return err
 
 
+def test_export_help_and_its_mistakes_do_not_load_tensorflow():
+    import subprocess
+    import sys
+
+    code = "import sys, train.export_cli; print('tensorflow' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
 def test_a_folder_that_is_not_a_model_is_one_line(tmp_path, capsys):
     assert export_main([str(tmp_path)]) == 2
     assert "not a model folder made by train" in _one_line(capsys)
