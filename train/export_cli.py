@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from curate.tree import check_dataset
 from retrainkit.cli import OneLineParser, run_command
 
 from .exports import FORMATS, check_extras, parse_formats
@@ -39,8 +40,10 @@ def main(argv: list[str] | None = None) -> int:
 def _export(args: argparse.Namespace) -> int:
     formats = parse_formats(args.format)
     check_model_dir(args.model)
-    check_extras(formats)
+    if args.dataset:
+        check_dataset(args.dataset)
     import_tensorflow()
+    check_extras(formats)
     from .exports import export_model
 
     result = export_model(args.model, formats, dataset=args.dataset)

@@ -19,7 +19,7 @@ import logging
 
 from .errors import ConversionFailed, TrainError
 from .exported_model import ExportedModel
-from .quiet_tf import quiet_stderr
+from .quiet_tf import import_tensorflow, quiet_stderr
 
 OPSET = 17
 FILE = "model.onnx"
@@ -27,7 +27,8 @@ INSTALL = "pip install 'retrainkit[onnx]'"
 
 
 def require_tf2onnx():
-    """tf2onnx, or one line saying what to install."""
+    """tf2onnx, or one line saying what to install. TensorFlow first, quietly: tf2onnx imports it, chatter and all."""
+    import_tensorflow()
     try:
         import tf2onnx
     except ImportError:
