@@ -31,6 +31,8 @@ from .torch_pickle import load_legacy_state_dict
 
 FEATURES = 1280
 STEM_FILTERS = 32
+#: Prefix of the layer names of the frozen copy of the last blocks that the novelty reference reads (build_novelty_top).
+NOVELTY_TAG = "frozen_"
 BN_EPSILON = 1e-3
 #: EfficientNet-B0's stages: (repeats, kernel, first stride, expansion, input filters, output filters).
 STAGES = (
@@ -113,6 +115,20 @@ class Variant:
 
         inputs = keras.Input(self.activation_shape(cut), name=f"block{cut}_input")
         return keras.Model(inputs, self._top(inputs, self._state(), cut), name=f"{self.name}_from_block{cut}")
+
+    def build_novelty_top(self, cut: int):
+        """The activations entering block `cut` -> the frozen network's last block output, pooled (no head
+        convolution): the space the novelty reference of a model fine-tuned from `cut` lives in (train/novelty.py
+        says why). Its layers are named `NOVELTY_TAG` + the network's, so it sits beside the fine-tuned copy."""
+        import keras
+
+        state = self._state()
+        inputs = keras.Input(self.activation_shape(cut), name=f"{NOVELTY_TAG}block{cut}_input")
+        x = inputs
+        for index, block in enumerate(self.blocks[cut:], start=cut):
+            x = _block(x, state, index, *block, tag=NOVELTY_TAG)
+        pooled = keras.layers.GlobalAveragePooling2D(name=f"{NOVELTY_TAG}pool")(x)
+        return keras.Model(inputs, pooled, name=f"{self.name}_frozen_from_block{cut}")
 
     def activation_shape(self, cut: int) -> tuple[int, int, int]:
         """(height, width, channels) entering block `cut`; "same" padding rounds odd sizes up."""
@@ -206,19 +222,27 @@ def _conv(x, state, conv: str, bn: str, filters: int, kernel: int, stride: int, 
     return keras.layers.ReLU(max_value=6.0, name=f"{name}_relu6")(x) if relu else x
 
 
-def _block(x, state, index: int, cin: int, expanded: int, kernel: int, cout: int, stride: int):
+def block_input(network, cut: int):
+    """The symbolic tensor entering block `cut` inside a network `build()` made (what build_top/build_novelty_top take)."""
+    first = network.get_layer(f"block{cut}_expand") if any(layer.name == f"block{cut}_expand" for layer in network.layers) \
+        else network.get_layer(f"block{cut}_depthwise")
+    return first.input
+
+
+def _block(x, state, index: int, cin: int, expanded: int, kernel: int, cout: int, stride: int, tag: str = ""):
+    """One MBConv block with the checkpoint's weights; `tag` prefixes its layer names (a second copy of a block)."""
     import keras
 
-    prefix = f"_blocks.{index}"
+    prefix, name = f"_blocks.{index}", f"{tag}block{index}"
     shortcut = x
     if expanded != cin:
-        x = _conv(x, state, f"{prefix}._expand_conv", f"{prefix}._bn0", expanded, 1, 1, f"block{index}_expand")
-    depthwise = keras.layers.DepthwiseConv2D(kernel, strides=stride, padding="same", name=f"block{index}_depthwise")
+        x = _conv(x, state, f"{prefix}._expand_conv", f"{prefix}._bn0", expanded, 1, 1, f"{name}_expand")
+    depthwise = keras.layers.DepthwiseConv2D(kernel, strides=stride, padding="same", name=f"{name}_depthwise")
     x = depthwise(x)
     weight, bias = _folded(state, f"{prefix}._depthwise_conv", f"{prefix}._bn1")
     depthwise.set_weights([weight.transpose(2, 3, 0, 1), bias])  # (C, 1, kh, kw) -> (kh, kw, C, 1)
-    x = keras.layers.ReLU(max_value=6.0, name=f"block{index}_depthwise_relu6")(x)
-    x = _conv(x, state, f"{prefix}._project_conv", f"{prefix}._bn2", cout, 1, 1, f"block{index}_project", relu=False)
+    x = keras.layers.ReLU(max_value=6.0, name=f"{name}_depthwise_relu6")(x)
+    x = _conv(x, state, f"{prefix}._project_conv", f"{prefix}._bn2", cout, 1, 1, f"{name}_project", relu=False)
     if stride == 1 and cin == cout:
-        x = keras.layers.Add(name=f"block{index}_add")([shortcut, x])
+        x = keras.layers.Add(name=f"{name}_add")([shortcut, x])
     return x
