@@ -82,15 +82,13 @@ def calibration_parts(result) -> dict:
     from train.novelty import _leave_one_out, label_ranges, scores, unit
     from train.split import TRAIN, VALIDATION
 
-    features = result.fine_tuned.features if result.fine_tuned is not None else None
-    if features is None:
-        return {}
-    train = features[TRAIN].one_per_photo()
+    features = result.open_set.vectors
+    train = features[TRAIN]
     order = np.argsort(train.labels, kind="stable")
     vectors = unit(train.features[order])
     ranges = label_ranges(train.labels[order], int(train.labels.max()) + 1)
     loo = _leave_one_out(vectors, ranges, np.arange(len(vectors)))
-    validation = features[VALIDATION].one_per_photo()
+    validation = features[VALIDATION]
     val = scores(validation.features, result.open_set.reference)
     return {"loo": loo.tolist(), "validation": val.tolist()}
 

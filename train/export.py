@@ -24,6 +24,7 @@ import keras
 import tensorflow as tf
 
 from .backbones import Backbone
+from .efficientnet_lite import block_input
 from .novelty import Reference, novelty
 from .preprocess import CENTRAL_FRACTION, decoded_pixels, normalise
 
@@ -35,9 +36,12 @@ PIXELS_INPUT = "pixels"
 
 
 class ServingModel(tf.Module):
-    def __init__(self, backbone: Backbone, head: keras.Model, labels: list[str], reference: Reference | None = None) -> None:
+    def __init__(self, backbone: Backbone, head: keras.Model, labels: list[str], reference: Reference | None = None,
+                 novelty_cut: int | None = None) -> None:
         super().__init__(name="classifier")
         self.network = backbone.network  # tracked: its variables are saved with the model
+        # the reference in the frozen last blocks (train/novelty_space.py): one pass gives both feature sets
+        self.with_novelty_features = None if novelty_cut is None or reference is None else _with_frozen_top(backbone, novelty_cut)
         self.head = head
         self.label_names = tf.constant(labels)
         self._reference = reference
@@ -60,7 +64,11 @@ class ServingModel(tf.Module):
 
     def _answer(self, pixels: tf.Tensor) -> dict[str, tf.Tensor]:
         """The one graph behind both signatures: 0..255 pixels in, the answers out."""
-        features = self._backbone.features(normalise(pixels, self._backbone.preprocessing))
+        images = normalise(pixels, self._backbone.preprocessing)
+        if self.with_novelty_features is not None:
+            features, novelty_features = self.with_novelty_features(images, training=False)
+        else:
+            features = novelty_features = self._backbone.features(images)
         probabilities = tf.nn.softmax(self.head(features, training=False))
         best = tf.argmax(probabilities, axis=1)
         outputs = {
@@ -69,9 +77,17 @@ class ServingModel(tf.Module):
             "score": tf.reduce_max(probabilities, axis=1),
         }
         if self._reference is not None:
-            outputs["novelty"] = novelty(features, self.reference, self._reference.ranges)
+            outputs["novelty"] = novelty(novelty_features, self.reference, self._reference.ranges)
             outputs["known"] = outputs["novelty"] <= self.threshold
         return outputs
+
+
+def _with_frozen_top(backbone: Backbone, cut: int) -> keras.Model:
+    """The (fine-tuned) network with a second output: the frozen copy of its blocks from `cut` on, run on the
+    same activations entering block `cut` (the layers below the cut were never trained, so they are shared)."""
+    network, lite = backbone.network, backbone.lite
+    frozen = lite.build_novelty_top(cut)
+    return keras.Model(network.inputs, [network.outputs[0], frozen(block_input(network, cut))], name="with_novelty_features")
 
 
 def pixels_description(size: int, mean: float, std: float) -> dict:
@@ -89,9 +105,11 @@ def pixels_description(size: int, mean: float, std: float) -> dict:
     }
 
 
-def export(out: Path, backbone: Backbone, head: keras.Model, labels: list[str], reference: Reference | None = None) -> Path:
-    """The SavedModel and its description (model.json); `reference` adds `novelty` and `known` to its outputs."""
-    model = ServingModel(backbone, head, labels, reference)
+def export(out: Path, backbone: Backbone, head: keras.Model, labels: list[str], reference: Reference | None = None,
+           novelty_cut: int | None = None) -> Path:
+    """The SavedModel and its description (model.json); `reference` adds `novelty` and `known` to its outputs, compared in
+    the frozen copy of the blocks from `novelty_cut` on where given, else in the network's own features."""
+    model = ServingModel(backbone, head, labels, reference, novelty_cut)
     target = out / "saved_model"
     tf.saved_model.save(model, str(target), signatures={SIGNATURE: model.serve, PIXELS_SIGNATURE: model.classify_pixels})
     (out / "labels.txt").write_text("\n".join(labels) + "\n", encoding="utf-8")

@@ -62,6 +62,8 @@ class Calibration:
     calibration_photos: int
     #: the share of validation photos kept at the threshold (percent), None without validation photos
     validation_kept_pct: float | None
+    #: which features the photos are compared in (train/novelty_space.py)
+    space: str = ""
 
     def describe(self) -> str:
         kept = "" if self.validation_kept_pct is None else f"; {self.validation_kept_pct:.1f}% of validation photos kept"

@@ -7,12 +7,13 @@ its plain variant) and words the outcome.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .examples import Examples
 from .novelty import Reference, build_reference, scores
+from .novelty_space import NoveltySpace
 from .settings import TrainSettings
 from .split import TEST, TRAIN, VALIDATION
 
@@ -29,6 +30,8 @@ class OpenSet:
     scored: dict[str, int] = field(default_factory=dict)
     #: test photo path -> novelty, for metrics.json's test predictions
     test_novelty: dict[str, float] = field(default_factory=dict)
+    #: per split, the vectors the photos were compared in (one row per photo): for benches and diagnostics
+    vectors: dict[str, Examples] = field(default_factory=dict)
 
     def kept_pct(self, split: str) -> float | None:
         count = self.scored.get(split, 0)
@@ -69,15 +72,17 @@ class OpenSet:
                 "test_unknown": self.unknown.get(TEST, [])[:MAX_LISTED]}
 
 
-def open_set(splits: dict[str, Examples], labels: list[str], groups: list[list[str]], settings: TrainSettings) -> OpenSet:
-    """The reference from the training photos, calibrated to settings.known_pct; validation and test scored."""
+def open_set(splits: dict[str, Examples], labels: list[str], groups: list[list[str]], settings: TrainSettings,
+             space: NoveltySpace) -> OpenSet:
+    """The reference from the training photos (vectors in `space`), calibrated to settings.known_pct; validation and test scored."""
     photos = {name: rows.one_per_photo() for name, rows in splits.items()}
     train = photos[TRAIN]
     group_of = {path: number for number, members in enumerate(groups) for path in members}
     train_groups = [group_of.get(path, len(groups) + i) for i, path in enumerate(train.paths)]
     reference = build_reference(train.features, train.labels, train_groups, photos[VALIDATION].features,
                                 settings.known_pct, settings.seed)
-    result = OpenSet(reference)
+    reference.calibration = replace(reference.calibration, space=space.describe())
+    result = OpenSet(reference, vectors=photos)
     for name in (VALIDATION, TEST):
         rows = photos[name]
         novelty = scores(rows.features, reference) if len(rows.paths) else np.zeros(0)

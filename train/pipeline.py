@@ -26,6 +26,7 @@ from .evaluate import Evaluation, curve, evaluate, prepare_out, write_outputs
 from .export import export
 from .finetune_step import FineTuned, fine_tune_step
 from .head import History, accuracy, probabilities, train_head
+from .novelty_space import novelty_space
 from .open_set import OpenSet, open_set
 from .preparation import Prepared, groups_of, prepare, survey
 from .report_page import write_report_page
@@ -181,14 +182,15 @@ def _finish(run: Prepared, target: Path, head, history: History, tflite: bool, d
     fine_tuned = fine_tune_step(run, head, set(dropped), target, progress, previous) if settings.fine_tuning else None
     if fine_tuned is not None:
         head, test, validation_accuracy = fine_tuned.head, fine_tuned.test, fine_tuned.validation_accuracy
-        test_probabilities, features = fine_tuned.test_probabilities, fine_tuned.features
+        test_probabilities = fine_tuned.test_probabilities
     else:
         test, validation_accuracy = data[TEST], accuracy(head, data[VALIDATION])
-        test_probabilities, features = probabilities(head, test.features), data
+        test_probabilities = probabilities(head, test.features)
     evaluation = evaluate(test_probabilities, test.labels, test.paths, labels)
-    known = open_set(features, labels, groups_of(run.analysis), settings)
+    space, novelty_vectors = novelty_space(run, fine_tuned.features if fine_tuned is not None else None, set(dropped))
+    known = open_set(novelty_vectors, labels, groups_of(run.analysis), settings, space)
 
-    export(target, run.backbone, head, labels, known.reference)
+    export(target, run.backbone, head, labels, known.reference, novelty_cut=space.cut)
     if tflite:
         from .tflite import export_tflite
 
