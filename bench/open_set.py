@@ -15,8 +15,9 @@ partitions (near-duplicates in one fold), the reference and threshold are built 
 builds them (train.novelty.build_reference) from three folds, the next fold as validation, and the
 fold itself is scored.
 Then the cost: the same network and head exported with and without a reference of the size the
-models used, timed on the same 32 encoded photos (best of alternating rounds), and the SavedModel
-folders' sizes.
+models used (in the network's own features, and in a frozen copy of the last block, as a fine-tuned
+model carries it), timed on the same 32 encoded photos (best of alternating rounds), and the
+SavedModel folders' sizes. `--cost-only N` runs that part alone, for a reference of N photos.
 """
 
 from __future__ import annotations
@@ -124,13 +125,19 @@ def cost(reference_size: int, photos: list[Path], scratch: Path, rounds: int = 1
 
     backbone = backbones.load(backbones.EMBEDDED)
     head = build_head(backbone.feature_dim, 4, TrainSettings())
-    vectors = unit(np.random.default_rng(0).normal(size=(reference_size, backbone.feature_dim))).astype(np.float16)
-    ranges = label_ranges(np.arange(reference_size) * 4 // reference_size, 4)  # four labels, as the rounds have
-    reference = Reference(vectors, ranges, Calibration(0.5, 98.0, 10, reference_size, reference_size, None))
-    folders = {"closed": scratch / "closed", "open": scratch / "open"}
+    cut = len(backbone.lite.blocks) - 1  # the default fine-tuning's: its reference is the frozen copy of the last block
+
+    def reference_of(width: int) -> Reference:
+        vectors = unit(np.random.default_rng(0).normal(size=(reference_size, width))).astype(np.float16)
+        ranges = label_ranges(np.arange(reference_size) * 4 // reference_size, 4)  # four labels, as the rounds have
+        return Reference(vectors, ranges, Calibration(0.5, 98.0, 10, reference_size, reference_size, None))
+
+    folders = {"closed": scratch / "closed", "open": scratch / "open", "frozen copy": scratch / "frozen-copy"}
     export(folders["closed"], backbone, head, ["a", "b", "c", "d"])
-    export(folders["open"], backbone, head, ["a", "b", "c", "d"], reference)
-    batch = tf.constant([checked_bytes(p) for p in photos[:32]])
+    export(folders["open"], backbone, head, ["a", "b", "c", "d"], reference_of(backbone.feature_dim))
+    export(folders["frozen copy"], backbone, head, ["a", "b", "c", "d"], reference_of(backbone.lite.build_novelty_top(cut).output_shape[-1]),
+           novelty_cut=cut)
+    batch = tf.constant([checked_bytes(p) for p in photos[:32]])  # one call of 32: the cost relative to the whole batch
     signatures = {name: tf.saved_model.load(str(folder / "saved_model")).signatures[SIGNATURE] for name, folder in folders.items()}
     best = {name: float("inf") for name in signatures}
     for signature in signatures.values():
@@ -153,11 +160,20 @@ def main() -> None:
     parser.add_argument("--held-out", nargs="*", help="labels held out in turn (default: every label)")
     parser.add_argument("--known-pct", type=float, default=98.0)
     parser.add_argument("--repeats", type=int, default=4, help="partitions of the false-alarm cross-validation")
+    parser.add_argument("--cost-only", type=int, metavar="REFERENCE_PHOTOS", help="only the cost part, for a reference this size")
     args = parser.parse_args()
     from train.quiet_tf import import_tensorflow
 
     import_tensorflow()
     data, ood = Path(args.data), photos_of(Path(args.ood))
+    if args.cost_only:
+        with tempfile.TemporaryDirectory() as scratch_name:
+            measured = cost(args.cost_only, ood, Path(scratch_name), rounds=25)
+        seconds, sizes = measured["seconds"], measured["bytes"]
+        print(f"cost, batch of 32 (best of 25), {args.cost_only}-photo reference: ratio {seconds['open'] / seconds['closed']:.3f} "
+              f"in the network's own features; SavedModel +{(sizes['open'] - sizes['closed']) / 1e6:.2f} MB")
+        print_frozen_copy(seconds, sizes)
+        return
     labels = args.held_out or sorted(p.name for p in data.iterdir() if p.is_dir() and not p.name.startswith("."))
     options = {"fine_tune": args.fine_tune, "known_pct": args.known_pct}
     with tempfile.TemporaryDirectory() as scratch_name:
@@ -193,10 +209,18 @@ def main() -> None:
               f"{seconds['closed'] * 1000:.0f} ms without: ratio {seconds['open'] / seconds['closed']:.3f} "
               f"(+{(seconds['open'] - seconds['closed']) / 32 * 1000:.2f} ms a photo); SavedModel "
               f"{sizes['open'] / 1e6:.1f} MB against {sizes['closed'] / 1e6:.1f} MB (+{(sizes['open'] - sizes['closed']) / 1e6:.2f} MB)")
+        print_frozen_copy(seconds, sizes)
         at_cap = cost(2000, ood, scratch / "cap") if size < 2000 else None
         if at_cap:
             s, b = at_cap["seconds"], at_cap["bytes"]
-            print(f"at the cap (2,000 reference photos): ratio {s['open'] / s['closed']:.3f}, +{(b['open'] - b['closed']) / 1e6:.2f} MB")
+            print(f"at the cap (2,000 reference photos): ratio {s['open'] / s['closed']:.3f}, +{(b['open'] - b['closed']) / 1e6:.2f} MB; "
+                  f"with the frozen copy {s['frozen copy'] / s['closed']:.3f}, +{(b['frozen copy'] - b['closed']) / 1e6:.2f} MB")
+
+
+def print_frozen_copy(seconds: dict, sizes: dict) -> None:
+    print(f"the reference in a frozen copy of the last block (a fine-tuned model's, train/novelty_space.py): batch of 32 "
+          f"{seconds['frozen copy'] * 1000:.0f} ms, ratio {seconds['frozen copy'] / seconds['closed']:.3f} against no reference; "
+          f"SavedModel +{(sizes['frozen copy'] - sizes['closed']) / 1e6:.2f} MB")
 
 
 if __name__ == "__main__":

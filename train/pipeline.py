@@ -192,9 +192,9 @@ def _finish(run: Prepared, target: Path, head, history: History, tflite: bool, d
 
     export(target, run.backbone, head, labels, known.reference, novelty_cut=space.cut)
     if tflite:
-        from .tflite import export_tflite
+        from .exports import TFLITE, export_model
 
-        export_tflite(target, run.backbone, head, [run.root / r.path for r in run.usable if run.placement[r.path] == TRAIN], labels)
+        export_model(target, (TFLITE,), calibration=[run.root / r.path for r in run.usable if run.placement[r.path] == TRAIN])
     counts = {name: data[name].photos() for name in (TRAIN, VALIDATION, TEST)}
     curves = {"head": curve(history.curve, history.best_epoch)}
     if fine_tuned is not None:

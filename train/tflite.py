@@ -17,10 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import keras
 import tensorflow as tf
 
-from .backbones import Backbone
 from .errors import ConversionFailed, TrainError
 from .exported_model import ExportedModel
 from .image_bytes import model_bytes
@@ -32,18 +30,6 @@ REPRESENTATIVE = 100
 FLOAT16_FILE = "model_float16.tflite"
 INT8_FILE = "model_int8.tflite"
 OPEN_SET_FILE = "model_open_set.tflite"
-
-
-def export_tflite(out: Path, backbone: Backbone, head: keras.Model, training_files: list[Path], labels: list[str]) -> list[Path]:
-    """`train --tflite`: the MediaPipe files and the open-set file, from the SavedModel just exported into `out`.
-
-    `backbone`, `head` and `labels` are what the pipeline holds; the files are converted from the
-    folder instead, like `retrainkit-export`'s, so both paths write the same files.
-    """
-    from .exports import TFLITE, export_model
-
-    del backbone, head, labels
-    return export_model(out, (TFLITE,), calibration=training_files).written
 
 
 def mediapipe_files(model: ExportedModel, calibration: list[Path]) -> dict[str, bytes]:
