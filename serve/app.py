@@ -18,8 +18,8 @@ from pathlib import Path
 from flask import Flask, Request, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
-from train.errors import TrainError
-from train.image_bytes import check_model_dir, checked
+from train.errors import TrainError, UndecodableImage
+from train.image_bytes import check_model_dir, converted
 
 from .batching import Batcher
 
@@ -74,8 +74,12 @@ def create_app(model_dir: str | Path, *, top_k: int = 3, max_upload_mb: float = 
         started = time.perf_counter()
         with batcher.arriving():
             photos = _uploads()
-            prepared = [checked(data, name) for name, data in photos]
-        found = predictions([name for name, _ in photos], batcher.predict(prepared), classifier.labels, top_k)
+            prepared = [converted(data, name) for name, data in photos]
+        try:
+            outputs = batcher.predict(prepared)
+        except UndecodableImage as error:
+            raise TrainError(f"{photos[0][0] if len(photos) == 1 else 'one of the photos'}: {error}") from None
+        found = predictions([name for name, _ in photos], outputs, classifier.labels, top_k)
         if uploads:
             for name, data in photos:
                 (uploads / f"{hashlib.sha256(data).hexdigest()[:16]}{Path(name).suffix.lower()[:8]}").write_bytes(data)

@@ -5,6 +5,10 @@ products), and a web server has several requests in flight at once. Each request
 on the queue and waits; one worker thread takes whatever is queued, waiting at most `max_wait`
 seconds for more (up to `max_batch` images), runs the model once and hands each request its rows.
 
+Why a failed call is tried again request by request: uploads are checked by their header only, and
+the model's own decoder refuses truncated or damaged data, so one bad upload must not fail the
+requests that happened to share its call.
+
 Why requests announce themselves (`arriving`): waiting for more is only worth it when more are on
 the way. A request counts as arriving from the moment its body is read until it is queued (its
 upload is being parsed and checked), so the worker waits only while some request is that close;
@@ -69,8 +73,11 @@ class Batcher:
             rows = self._predict([image for images, _ in pending for image in images])
             self.calls += 1
         except Exception as error:  # noqa: BLE001 - every waiting request learns of it
-            for _, done in pending:
-                done.set_exception(error)
+            if len(pending) == 1:
+                pending[0][1].set_exception(error)
+                return
+            for one in pending:  # one bad photo fails its own request only: each again alone
+                self._answer([one])
             return
         start = 0
         for images, done in pending:

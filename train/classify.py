@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from .errors import TrainError
+from .errors import TrainError, UndecodableImage
 from .export import SIGNATURE
 from .image_bytes import check_model_dir, checked_bytes
 from .slicing import PROBE_PHOTOS, slice_size
@@ -100,7 +100,10 @@ class Classifier:
         """Every output of the model for the encoded photos, in calls of BATCH (a GPU) or this machine's best size."""
         parts, size = [], self.photos_per_call()
         for start in range(0, len(encoded), size):
-            answer = self._signature(image_bytes=tf.constant(encoded[start:start + size]))
+            try:
+                answer = self._signature(image_bytes=tf.constant(encoded[start:start + size]))
+            except tf.errors.InvalidArgumentError:
+                raise UndecodableImage("a damaged image (it does not decode completely)") from None
             parts.append({name: answer[name].numpy() for name in ("probabilities", "novelty", "known") if name in answer})
         if not parts:
             return Outputs(np.zeros((0, len(self.labels)), np.float32))

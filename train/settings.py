@@ -84,9 +84,13 @@ class TrainSettings:
     #: own confidence threshold and beats the photo's own label by at least this much (0-1);
     #: chosen with bench/suspects.py
     suspect_margin: float = 0.7
-    #: a photo is off-topic when its distance to its label's nearest photos is this many robust
-    #: spreads (MAD) above the label's median; chosen with bench/suspects.py
+    #: a photo is off-topic when its distance to the nearest label of all is this many robust spreads
+    #: (MAD) above the tree's median (unlike every label); chosen with bench/suspects.py
     offtopic_z: float = 2.5
+    #: ... or when its distance to its own label's photos is this many spreads above that label's median
+    #: (unlike its label): stricter, because a label of one fine-grained kind has a long tail of honest
+    #: outliers, while the intruders keyword search brings are caught by the rest (bench/suspects.py)
+    label_outlier_z: float = 4.0
 
     @classmethod
     def load(cls, config: str | Path | None = None, **overrides: object) -> TrainSettings:

@@ -149,19 +149,29 @@ def _classify(paths, truth, labels, probabilities, unusual, distances, judged, s
     other = _confidently_other(probabilities, truth, judged, settings.suspect_margin)
     best_other = np.argmax(np.where(np.eye(len(labels), dtype=bool)[truth], -1.0, probabilities), axis=1)
     unlike_all = _unlike_every_label(distances, truth, judged)
+    spreads = _label_spreads(distances, truth, judged)
     found = []
     for i in np.flatnonzero(judged):
         label = labels[truth[i]]
         likely_other = probabilities[i, best_other[i]] >= 0.5
-        j = other[i] if other[i] >= 0 else (best_other[i] if own[i] < OWN_LABEL_BELOW and unusual[i] < settings.offtopic_z
+        j = other[i] if other[i] >= 0 else (best_other[i] if own[i] < OWN_LABEL_BELOW and unusual[i] < settings.label_outlier_z
                                             and likely_other else -1)
         # A swapped photo also lies nearer the other label's photos than its own (31 of the bench's 32 swaps);
         # a hard photo of its own label, between two look-alike labels, mostly does not (325 of 373 clean ones).
-        if j >= 0 and distances[i, j] < distances[i, truth[i]]:
+        # ... unless it is unlike that label's photos too (further from them than they are, by offtopic_z spreads):
+        # then it is none of the labels (a tulip among dandelions that the head can only call a sunflower).
+        # bench/suspects.py: no swapped photo is that far from its true label's photos.
+        unlike_j = (distances[i, j] - spreads[j][0]) / spreads[j][1] if j >= 0 else 0.0
+        if j >= 0 and distances[i, j] < distances[i, truth[i]] and unlike_j >= settings.offtopic_z:
+            found.append(Suspect(paths[i], label, OFF_TOPIC, round(min(1.0, float(unlike_j) / 10), 4),
+                                 f"unlike the other {label} photos, and the {labels[j]} photos too ({unlike_j:.1f} spreads further "
+                                 f"than theirs), though a model that never saw it would call it {labels[j]} "
+                                 f"({probabilities[i, j] * 100:.0f}%): another kind than any label"))
+        elif j >= 0 and distances[i, j] < distances[i, truth[i]]:
             found.append(Suspect(paths[i], label, MISLABELED, round(float(probabilities[i, j] - own[i]), 4),
                                  f"looks like {labels[j]} ({probabilities[i, j] * 100:.0f}%) to a model that never saw it, "
                                  f"and lies nearer the {labels[j]} photos; {label} only {own[i] * 100:.0f}%", looks_like=labels[j]))
-        elif unusual[i] >= settings.offtopic_z or unlike_all[i] >= settings.offtopic_z:
+        elif unusual[i] >= settings.label_outlier_z or unlike_all[i] >= settings.offtopic_z:
             found.append(Suspect(paths[i], label, OFF_TOPIC, round(min(1.0, float(max(unusual[i], unlike_all[i])) / 10), 4),
                                  _unlike(label, labels, distances[i], truth[i], unusual[i], unlike_all[i] >= settings.offtopic_z)))
         elif own[i] < OWN_LABEL_BELOW:
@@ -198,6 +208,12 @@ def _robust_z(values: np.ndarray) -> tuple[float, float]:
         return 0.0, 1.0
     median = float(np.median(values))
     return median, max(1.4826 * float(np.median(np.abs(values - median))), SPREAD_FLOOR * median, 1e-6)
+
+
+def _label_spreads(distances: np.ndarray, truth: np.ndarray, judged: np.ndarray) -> list[tuple[float, float]]:
+    """Per label, (median, spread) of its own judged photos' distance to it: how far a photo of it usually lies."""
+    own = distances[np.arange(len(truth)), truth]
+    return [_robust_z(own[(truth == j) & judged]) for j in range(distances.shape[1])]
 
 
 def _unusual(distances: np.ndarray, truth: np.ndarray, judged: np.ndarray) -> np.ndarray:
