@@ -62,7 +62,9 @@ def timed(name, function):
                 counts[name] += 1
     return wrapper
 app_module._uploads = timed("read the body", app_module._uploads)
-app_module.checked = timed("integrity check (Pillow)", image_bytes.checked)
+app_module.converted = timed("header check (Pillow)", image_bytes.converted)
+classify_module.Classifier.pixels = timed("decode to pixels (request thread)", classify_module.Classifier.pixels)
+classify_module.Classifier.outputs_from_pixels = timed("model call on pixels (per batch)", classify_module.Classifier.outputs_from_pixels)
 app_module.jsonify = timed("answer to JSON", app_module.jsonify)
 classify_module.Classifier.outputs = timed("model call (per batch)", classify_module.Classifier.outputs)
 from serve.batching import Batcher

@@ -41,7 +41,9 @@ def create_app(model_dir: str | Path, *, top_k: int = 3, max_upload_mb: float = 
 
     folder = check_model_dir(model_dir)
     classifier = Classifier(folder)
-    batcher = Batcher(classifier.outputs, max_batch=max_batch, max_wait=max_wait)
+    # decoded in the request threads where the model has a pixels-in signature (overlapping the network), else in the call
+    decode = classifier.pixels if classifier.takes_pixels else None
+    batcher = Batcher(classifier.outputs_from_pixels if decode else classifier.outputs, max_batch=max_batch, max_wait=max_wait)
     about = _about(folder, classifier.labels, classifier.open_set)
     uploads = Path(save_uploads) if save_uploads else None
     if uploads:
@@ -75,6 +77,8 @@ def create_app(model_dir: str | Path, *, top_k: int = 3, max_upload_mb: float = 
         with batcher.arriving():
             photos = _uploads()
             prepared = [converted(data, name) for name, data in photos]
+            if decode is not None:
+                prepared = [_decoded(decode, item, name) for item, (name, _) in zip(prepared, photos)]
         try:
             outputs = batcher.predict(prepared)
         except UndecodableImage as error:
@@ -98,6 +102,13 @@ def create_app(model_dir: str | Path, *, top_k: int = 3, max_upload_mb: float = 
         return jsonify({"error": message}), error.code
 
     return app
+
+
+def _decoded(decode, data: bytes, name: str):
+    try:
+        return decode(data)
+    except UndecodableImage as error:
+        raise TrainError(f"{name}: {error}") from None
 
 
 def _uploads() -> list[tuple[str, bytes]]:

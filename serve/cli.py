@@ -24,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     parser.add_argument("--top-k", type=int, default=3, help="labels in each answer (default 3)")
     parser.add_argument("--max-upload-mb", type=float, default=10, help="largest request body in MB (default 10)")
-    parser.add_argument("--workers", type=int, default=8, help="request threads (default 8); their photos share model calls")
+    parser.add_argument("--workers", type=int, default=32,
+                        help="request threads (default 32, the batcher's largest batch): the photos of the requests in them share model calls")
     parser.add_argument("--save-uploads", metavar="DIR", help="keep a copy of every uploaded photo here (default: none kept)")
     return parser
 

@@ -267,3 +267,39 @@ def test_a_lone_request_does_not_wait_for_company():
     second = batcher.predict([b"second"])
     thread.join()
     assert batcher.calls == 2 and results == [[b"first"]] and second == [b"second"]  # one call for both
+
+
+def test_one_bad_photo_in_a_shared_model_call_fails_only_its_own_request():
+    """The model's decoder is the proof of a whole image: a call it refuses is answered request by request."""
+    import threading
+    import time
+
+    from serve.batching import Batcher
+
+    release = threading.Event()
+
+    def predict(images: list[bytes]) -> list[bytes]:
+        release.wait(5)  # hold the first call, so the others queue up and share the next one
+        if b"bad" in images:
+            raise ValueError("does not decode")
+        return [image.upper() for image in images]
+
+    batcher = Batcher(predict, max_batch=32, max_wait=0.2)
+    answers: dict[bytes, object] = {}
+
+    def ask(image: bytes) -> None:
+        try:
+            answers[image] = batcher.predict([image])
+        except ValueError as error:
+            answers[image] = error
+
+    threads = [threading.Thread(target=ask, args=(image,)) for image in (b"first", b"good", b"bad", b"fine")]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.05)  # in order: "first" holds the model, the other three queue behind it and share one call
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert answers[b"first"] == [b"FIRST"] and answers[b"good"] == [b"GOOD"] and answers[b"fine"] == [b"FINE"]
+    assert isinstance(answers[b"bad"], ValueError)
+    assert batcher.calls == 3  # answered calls: "first", then "good" and "fine" each alone after their shared call failed

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from .errors import TrainError, UndecodableImage
-from .export import SIGNATURE
+from .export import PIXELS_SIGNATURE, SIGNATURE
 from .image_bytes import check_model_dir, checked_bytes
 from .slicing import PROBE_PHOTOS, slice_size
 
@@ -61,9 +61,13 @@ class Classifier:
     def __init__(self, model_dir: str | Path) -> None:
         folder = check_model_dir(model_dir)
         try:
-            self._signature = tf.saved_model.load(str(folder / "saved_model")).signatures[SIGNATURE]
+            signatures = tf.saved_model.load(str(folder / "saved_model")).signatures
+            self._signature = signatures[SIGNATURE]
         except Exception as error:  # noqa: BLE001 - a damaged model raises many kinds
             raise TrainError(f"{model_dir}: cannot load the model ({type(error).__name__})") from None
+        #: the pixels-in signature (None for a model exported before it): `serve` decodes in its request threads
+        self._pixels_signature = signatures.get(PIXELS_SIGNATURE)
+        self._decode = None
         self._folder = folder
         self.labels = (folder / "labels.txt").read_text(encoding="utf-8").splitlines()
         #: the model's open set ("none of the labels"): its calibration, None for a model exported before it
@@ -104,6 +108,37 @@ class Classifier:
                 answer = self._signature(image_bytes=tf.constant(encoded[start:start + size]))
             except tf.errors.InvalidArgumentError:
                 raise UndecodableImage("a damaged image (it does not decode completely)") from None
+            parts.append({name: answer[name].numpy() for name in ("probabilities", "novelty", "known") if name in answer})
+        if not parts:
+            return Outputs(np.zeros((0, len(self.labels)), np.float32))
+        joined = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+        return Outputs(joined["probabilities"], joined.get("novelty"), joined.get("known"))
+
+    @property
+    def takes_pixels(self) -> bool:
+        return self._pixels_signature is not None
+
+    def pixels(self, encoded: bytes) -> np.ndarray:
+        """One photo decoded, cropped and resized as the model's own bytes path does it (preprocess.decoded_pixels).
+
+        Why apart from the model call: `serve` runs this in each request's thread, so decoding overlaps
+        the network running on other requests' photos instead of queueing behind it in the model call.
+        """
+        if self._decode is None:
+            from .preprocess import decoded_pixels
+
+            size = int(_model_description(self._folder).get("image_size") or 224)
+            self._decode = tf.function(lambda data: decoded_pixels(data, size), input_signature=[tf.TensorSpec([], tf.string)])
+        try:
+            return self._decode(tf.constant(encoded)).numpy()
+        except tf.errors.InvalidArgumentError:
+            raise UndecodableImage("a damaged image (it does not decode completely)") from None
+
+    def outputs_from_pixels(self, pixels: list[np.ndarray]) -> Outputs:
+        """`outputs()` for photos already turned into pixels by `pixels()`: the pixels-in signature, same call sizes."""
+        parts, size = [], self.photos_per_call()
+        for start in range(0, len(pixels), size):
+            answer = self._pixels_signature(pixels=tf.constant(np.stack(pixels[start:start + size])))
             parts.append({name: answer[name].numpy() for name in ("probabilities", "novelty", "known") if name in answer})
         if not parts:
             return Outputs(np.zeros((0, len(self.labels)), np.float32))
