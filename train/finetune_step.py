@@ -77,7 +77,7 @@ def fine_tune_step(run: Prepared, head, dropped: set[str], target: Path, progres
 
 def _from_activations(run: Prepared, head, dropped: set[str], target: Path, progress: bool, previous: Previous | None):
     """The last blocks, from the activations at the cut (extracted with the bottlenecks, cached per image and variant);
-    from the last run's weights for a couple of epochs where that is sound."""
+    from the last run's weights for one epoch where that is sound."""
     settings, at_cut = run.settings, run.at_cut
     shape = run.backbone.lite.activation_shape(at_cut.cut)
     arrays = {name: rows.shaped(shape) for name, rows in at_cut.data.items()}

@@ -85,7 +85,7 @@ class TrainResult:
             tuned = self.fine_tuned
             what = "the whole backbone" if tuned.blocks == FINE_TUNE_ALL else f"the last {tuned.blocks} block(s) of the backbone"
             start = (" Started from the last run's fine-tuned weights (the same backbone and labels; no test photo was "
-                     "trained on), so a couple of epochs sufficed.") if tuned.warm_started else ""
+                     "trained on), so one epoch sufficed.") if tuned.warm_started else ""
             lines += ["", f"Fine-tuned {what} with the head: validation accuracy "
                           f"{tuned.validation_before * 100:.1f}% -> {tuned.validation_accuracy * 100:.1f}% (best epoch "
                           f"{tuned.history.best_epoch} of {tuned.history.epochs}, {tuned.history.seconds:.0f} s; "
