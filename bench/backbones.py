@@ -76,7 +76,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         tree = Path(scratch) / "tree"
         shutil.copytree(args.data, tree)
-        files = sorted(p for p in tree.glob("*/*") if p.is_file())[:RATE_PHOTOS]
+        files = sorted(p for p in tree.glob("*/*") if p.is_file() and not p.parent.name.startswith("."))[:RATE_PHOTOS]
         for name in names:
             print(f"== {name}", flush=True)
             cv = cross_validate(tree, name, "1", args.folds, args.repeats)
