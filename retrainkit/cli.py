@@ -30,6 +30,17 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def at_least_one(text: str) -> int:
+    """argparse type of the counts every command takes (--top-k, --workers): one rule, one wording."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def run_command(prog: str, action: Callable[[], int], interrupted: str) -> int:
     """`action()`'s exit code; a UserError becomes `prog: message` and 2, an InternalFailure `prog: message` and 1,
     Ctrl-C `prog: interrupted` and 130."""

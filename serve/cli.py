@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from retrainkit.cli import OneLineParser, run_command
+from retrainkit.cli import OneLineParser, at_least_one, run_command
 from train.errors import TrainError
 from train.image_bytes import check_model_dir
 
@@ -22,9 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("model", metavar="MODEL_DIR", help="a model folder made by train")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 publishes it)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
-    parser.add_argument("--top-k", type=int, default=3, help="labels in each answer (default 3)")
+    parser.add_argument("--top-k", type=at_least_one, default=3, help="labels in each answer (at least 1; default 3)")
     parser.add_argument("--max-upload-mb", type=float, default=10, help="largest request body in MB (default 10)")
-    parser.add_argument("--workers", type=int, default=32,
+    parser.add_argument("--workers", type=at_least_one, default=32,
                         help="request threads (default 32, the batcher's largest batch): the photos of the requests in them share model calls")
     parser.add_argument("--save-uploads", metavar="DIR", help="keep a copy of every uploaded photo here (default: none kept)")
     return parser
@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     check_model_dir(args.model)  # a wrong folder is said before TensorFlow takes seconds to load
-    if args.top_k < 1 or args.max_upload_mb <= 0 or args.workers < 1:
-        raise TrainError("--top-k and --workers must be at least 1, --max-upload-mb above 0")
+    if args.max_upload_mb <= 0:
+        raise TrainError("--max-upload-mb must be above 0")
     from train.quiet_tf import import_tensorflow
 
     import_tensorflow()

@@ -303,3 +303,16 @@ def test_one_bad_photo_in_a_shared_model_call_fails_only_its_own_request():
     assert answers[b"first"] == [b"FIRST"] and answers[b"good"] == [b"GOOD"] and answers[b"fine"] == [b"FINE"]
     assert isinstance(answers[b"bad"], ValueError)
     assert batcher.calls == 3  # answered calls: "first", then "good" and "fine" each alone after their shared call failed
+
+
+def test_top_k_below_one_is_refused_alike_by_classify_and_serve(capsys):
+    from serve.cli import main as serve_main
+    from train.cli import classify_main
+
+    for main, argv in ((classify_main, ["model", "photo.jpg", "--top-k", "0"]), (serve_main, ["model", "--top-k", "0"]),
+                       (serve_main, ["model", "--workers", "none"])):
+        with pytest.raises(SystemExit) as stopped:
+            main(argv)
+        assert stopped.value.code == 2
+        error = capsys.readouterr().err.strip()
+        assert "\n" not in error and ("must be at least 1, got 0" in error or "must be a whole number, got 'none'" in error), error

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from curate.tree import check_dataset
-from retrainkit.cli import OneLineParser, run_command
+from retrainkit.cli import OneLineParser, at_least_one, run_command
 
 from .errors import TrainError
 from .image_bytes import check_model_dir, checked_bytes
@@ -65,7 +65,7 @@ def build_classify_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="classify", description="Classify images with a model made by train.")
     parser.add_argument("model", metavar="MODEL_DIR")
     parser.add_argument("images", nargs="+", metavar="IMAGE")
-    parser.add_argument("--top-k", type=int, default=3, help="labels to show per image (default 3)")
+    parser.add_argument("--top-k", type=at_least_one, default=3, help="labels to show per image (at least 1; default 3)")
     parser.add_argument("--json", action="store_true", help="one JSON object per image")
     parser.add_argument("--closed-set", action="store_true",
                         help="always name the likeliest labels, even for a photo that is none of them")
