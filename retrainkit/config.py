@@ -19,8 +19,9 @@ from .errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "config.toml"
 
-#: Sections owned by the stages; a name outside this set is a typo.
-STAGE_SECTIONS = frozenset({"flickr", "openverse", "commons", "inaturalist", "collect", "curate", "review", "train", "suspects", "serve"})
+#: Sections some command reads; any other name is a typo or a section no command reads (`[serve] port = 9000`
+#: would be ignored: serve takes its options on the command line), and is refused.
+STAGE_SECTIONS = frozenset({"flickr", "openverse", "commons", "inaturalist", "collect", "curate", "train"})
 
 
 def load_config(path: str | Path | None, sections: dict[str, dict[str, Any]],

@@ -179,6 +179,13 @@ def test_a_typo_in_the_config_is_one_line(capsys, tmp_path):
     assert_one_line_error(code, err, "unknown key 'cuont'")
 
 
+def test_a_section_no_command_reads_is_refused_not_ignored(capsys, tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text("[serve]\nport = 9000\n")
+    code, _, err = run_cli(capsys, "rose", "--config", str(config))
+    assert_one_line_error(code, err, "unknown section [serve]")
+
+
 def test_feed_mode_warns_that_the_licence_is_unknown(fake, capsys, dataset, tmp_path):
     fake.add("rose", 3)
     config = tmp_path / "feed.toml"
