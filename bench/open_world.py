@@ -37,17 +37,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data"
+
+from bench.open_set import auroc  # noqa: E402
+from bench.trees import link_kinds  # noqa: E402
+
 OOD_LABEL = "zz-everyday"
-
-
-def link_kinds(sources: list[Path], kinds: list[str], tree: Path) -> None:
-    for source in sources:
-        for kind in kinds:
-            if (source / kind).is_dir():
-                (tree / kind).mkdir(parents=True, exist_ok=True)
-                for photo in sorted((source / kind).iterdir()):
-                    if photo.is_file():
-                        os.symlink(photo, tree / kind / photo.name)
 
 
 def link_ood(ood: Path, tree: Path) -> None:
@@ -57,21 +51,10 @@ def link_ood(ood: Path, tree: Path) -> None:
             os.symlink(photo, tree / OOD_LABEL / f"{photo.parent.name}-{photo.name}")
 
 
-def auroc(positives: np.ndarray, negatives: np.ndarray) -> float:
-    both = np.concatenate([positives, negatives])
-    order = both.argsort(kind="stable")
-    ranks = np.empty(len(both))
-    ranks[order] = np.arange(1, len(both) + 1)
-    return float((ranks[:len(positives)].sum() - len(positives) * (len(positives) + 1) / 2) / (len(positives) * len(negatives)))
-
-
-def unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
 def joined(*parts: np.ndarray) -> np.ndarray:
     """Unit parts side by side: the cosine similarity of the whole is the mean of the parts' similarities."""
+    from train.novelty import unit
+
     return unit(np.concatenate([unit(p) for p in parts], axis=1))
 
 
@@ -91,6 +74,7 @@ def rotation_scores(run_dir: Path, everything, kinds_known: list[str], model_out
     """Each candidate's scores for every photo, with which group each photo belongs to."""
     import keras
 
+    from train.novelty import unit
     from train.warm_start import read
 
     split = json.loads((model_out / "split.json").read_text())
@@ -172,7 +156,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
         cache = Path(args.cache) if args.cache else scratch / "cache"
-        link_kinds([flowers, others], kinds, scratch / "all")
+        link_kinds([flowers, others], scratch / "all", kinds)
         link_ood(Path(args.ood), scratch / "all")
         run = prepare(scratch / "all", None, True, {"test_pct": 0, "val_pct": 0, "cache_dir": str(cache)})
         cut = run.at_cut.cut
@@ -187,7 +171,7 @@ def main() -> None:
             held = second if rotation == 3 else [kind for i, kind in enumerate(kinds) if i % 3 == rotation]
             known = [kind for kind in kinds if kind not in held]
             tree = scratch / f"rotation{rotation}"
-            link_kinds([flowers, others], known, tree)
+            link_kinds([flowers, others], tree, known)
             result = train(tree, out=scratch / f"model{rotation}", progress=False, suspects=False, cache_dir=str(cache), test_pct=20)
             found = rotation_scores(tree, everything, known, result.out)
             roles = found["roles"]

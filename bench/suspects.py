@@ -53,18 +53,12 @@ def judged(tree: Path, cache: Path):
 
 
 def flagged_by(run, best_epoch: int, overrides: dict) -> dict[str, str]:
-    """path -> suspect kind, judged with the run's settings changed by `overrides`."""
-    from train.pipeline import MIN_FOLD_EPOCHS
-    from train.preparation import groups_of
-    from train.split import folds
-    from train.suspects import find_suspects
+    """path -> suspect kind, judged as `train` judges them (its own step), with the settings changed by `overrides`."""
+    from dataclasses import replace
 
-    settings = run.settings.but(**overrides)
-    index = {label: i for i, label in enumerate(run.labels)}
-    paths = [r.path for r in run.usable]
-    truth = np.array([index[r.label] for r in run.usable], dtype=np.int64)
-    fold_of = folds(run.usable, groups_of(run.analysis), settings.folds)
-    report = find_suspects(paths, truth, run.labels, run.plain, fold_of, settings, max(best_epoch, MIN_FOLD_EPOCHS))
+    from train.pipeline import _judge
+
+    report = _judge(replace(run, settings=run.settings.but(**overrides)), best_epoch)
     return {s.path: s.kind for s in report.suspects}
 
 
@@ -97,7 +91,7 @@ def main() -> None:
     from train.quiet_tf import import_tensorflow
 
     import_tensorflow()
-    from trees import clean_tree, keyword_noise_tree
+    from trees import keyword_noise_tree, link_kinds
 
     flowers, others, ood = Path(args.flowers), Path(args.others), Path(args.ood)
     labels = sorted(p.name for p in flowers.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -107,7 +101,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
         cache = scratch / "cache"
-        clean_truth = clean_tree([flowers, others], scratch / "nine")
+        clean_truth = link_kinds([flowers, others], scratch / "nine")
         run, epochs = judged(scratch / "nine", cache)
         for v, overrides in enumerate(variants):
             nine[v] = shares(clean_truth, flagged_by(run, epochs, overrides))["clean"]

@@ -72,13 +72,16 @@ def keyword_noise_tree(flowers: Path, others: Path, everyday: Path, target: Path
     return truth
 
 
-def clean_tree(sources: list[Path], target: Path) -> dict[str, str]:
-    """Every kind folder of `sources` linked side by side, as it is: path -> "clean"."""
+def link_kinds(sources: list[Path], target: Path, kinds: list[str] | None = None) -> dict[str, str]:
+    """The kind folders of `sources` (all, or `kinds`) linked side by side into `target`, as they are:
+    path -> "clean". Links, not copies: nothing is ever written into the data folders."""
     import os
 
     truth = {}
     for source in sources:
         for folder in sorted(p for p in source.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            if kinds is not None and folder.name not in kinds:
+                continue
             (target / folder.name).mkdir(parents=True, exist_ok=True)
             for photo in sorted(p for p in folder.iterdir() if p.is_file()):
                 os.symlink(photo, target / folder.name / photo.name)

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from .errors import TrainError, UndecodableImage
 from .export import PIXELS_SIGNATURE, SIGNATURE
-from .image_bytes import check_model_dir, checked_bytes
+from .image_bytes import DAMAGED, check_model_dir, checked_bytes
 from .slicing import PROBE_PHOTOS, slice_size
 
 #: Photos per model call on a GPU; a CPU runs a few at a time (slicing.py: 4 photos a call ran the
@@ -26,6 +26,15 @@ BATCH = 32
 #: Printed once by classify and serve for a model exported before the open-set step.
 NO_OPEN_SET = ("was trained before 'none of the labels' existed: every photo gets one of its labels "
                "(train it again to add the open-set answer)")
+
+
+def load_saved_model(model_dir: str | Path) -> tuple[Path, object]:
+    """(the checked folder, its loaded SavedModel); a model that cannot be loaded is one line."""
+    folder = check_model_dir(model_dir)
+    try:
+        return folder, tf.saved_model.load(str(folder / "saved_model"))
+    except Exception as error:  # noqa: BLE001 - a damaged model raises many kinds
+        raise TrainError(f"{model_dir}: cannot load the model ({type(error).__name__})") from None
 
 
 @dataclass
@@ -59,12 +68,11 @@ class Outputs:
 
 class Classifier:
     def __init__(self, model_dir: str | Path) -> None:
-        folder = check_model_dir(model_dir)
-        try:
-            signatures = tf.saved_model.load(str(folder / "saved_model")).signatures
-            self._signature = signatures[SIGNATURE]
-        except Exception as error:  # noqa: BLE001 - a damaged model raises many kinds
-            raise TrainError(f"{model_dir}: cannot load the model ({type(error).__name__})") from None
+        folder, module = load_saved_model(model_dir)
+        signatures = module.signatures
+        if SIGNATURE not in signatures:
+            raise TrainError(f"{model_dir}: cannot load the model (no {SIGNATURE} signature)")
+        self._signature = signatures[SIGNATURE]
         #: the pixels-in signature (None for a model exported before it): `serve` decodes in its request threads
         self._pixels_signature = signatures.get(PIXELS_SIGNATURE)
         self._decode = None
@@ -102,12 +110,16 @@ class Classifier:
 
     def outputs(self, encoded: list[bytes]) -> Outputs:
         """Every output of the model for the encoded photos, in calls of BATCH (a GPU) or this machine's best size."""
+        return self._in_calls(lambda part: self._signature(image_bytes=tf.constant(part)), encoded)
+
+    def _in_calls(self, call, items: list) -> Outputs:
+        """`call` on `items` in slices of photos_per_call(), the answers joined; the decoder's refusal said in words."""
         parts, size = [], self.photos_per_call()
-        for start in range(0, len(encoded), size):
+        for start in range(0, len(items), size):
             try:
-                answer = self._signature(image_bytes=tf.constant(encoded[start:start + size]))
+                answer = call(items[start:start + size])
             except tf.errors.InvalidArgumentError:
-                raise UndecodableImage("a damaged image (it does not decode completely)") from None
+                raise UndecodableImage(DAMAGED) from None
             parts.append({name: answer[name].numpy() for name in ("probabilities", "novelty", "known") if name in answer})
         if not parts:
             return Outputs(np.zeros((0, len(self.labels)), np.float32))
@@ -132,18 +144,11 @@ class Classifier:
         try:
             return self._decode(tf.constant(encoded)).numpy()
         except tf.errors.InvalidArgumentError:
-            raise UndecodableImage("a damaged image (it does not decode completely)") from None
+            raise UndecodableImage(DAMAGED) from None
 
     def outputs_from_pixels(self, pixels: list[np.ndarray]) -> Outputs:
         """`outputs()` for photos already turned into pixels by `pixels()`: the pixels-in signature, same call sizes."""
-        parts, size = [], self.photos_per_call()
-        for start in range(0, len(pixels), size):
-            answer = self._pixels_signature(pixels=tf.constant(np.stack(pixels[start:start + size])))
-            parts.append({name: answer[name].numpy() for name in ("probabilities", "novelty", "known") if name in answer})
-        if not parts:
-            return Outputs(np.zeros((0, len(self.labels)), np.float32))
-        joined = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
-        return Outputs(joined["probabilities"], joined.get("novelty"), joined.get("known"))
+        return self._in_calls(lambda part: self._pixels_signature(pixels=tf.constant(np.stack(part))), pixels)
 
     def probabilities(self, encoded: list[bytes]) -> np.ndarray:
         return self.outputs(encoded).probabilities

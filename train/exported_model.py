@@ -15,6 +15,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from .classify import load_saved_model
 from .errors import TrainError
 from .export import PIXELS_INPUT, PIXELS_SIGNATURE
 from .image_bytes import check_model_dir
@@ -71,10 +72,7 @@ def load(model_dir: str | Path) -> ExportedModel:
         size = int(description["image_size"])
     except (OSError, ValueError, KeyError, TypeError):
         raise TrainError(f"{model_dir}: not a model folder made by train (no readable model.json)") from None
-    try:
-        module = tf.saved_model.load(str(folder / "saved_model"))
-    except Exception as error:  # noqa: BLE001 - a damaged model raises many kinds
-        raise TrainError(f"{model_dir}: cannot load the model ({type(error).__name__})") from None
+    _, module = load_saved_model(folder)
     if PIXELS_SIGNATURE not in module.signatures:
         raise TrainError(f"{model_dir}: exported before the pixels-in signature that exports are converted from; "
                          f"train it again (train DATASET --out {model_dir} --force)")

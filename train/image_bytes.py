@@ -19,6 +19,8 @@ from retrainkit.pixels import has_transparency, to_rgb
 
 from .errors import TrainError
 
+#: A file that does not decode completely (Pillow's check, or the model's own decoder), in words.
+DAMAGED = "a damaged image (it does not decode completely)"
 #: What the SavedModel decodes itself, as Pillow does; other formats are converted to PNG first.
 TF_FORMATS = frozenset({"JPEG", "PNG", "BMP"})
 #: Modes TensorFlow decodes as Pillow does (no palette, alpha, 1-bit, 16-bit or CMYK).
@@ -68,7 +70,7 @@ def _prepared(data: bytes, name: str, prove_whole: bool) -> bytes:
             with Image.open(io.BytesIO(data)) as image:
                 if not needs_conversion(image.format or "", image.mode, has_transparency(image)):
                     if prove_whole and not _decodes_completely(image):
-                        raise TrainError(f"{name}: a damaged image (it does not decode completely)")
+                        raise TrainError(f"{name}: {DAMAGED}")
                     return data
                 exif = image.getexif()
                 upright = to_rgb(image)
