@@ -9,7 +9,7 @@ Per backbone, in one run:
   the gains are paired): the frozen head, and the head with the last block fine-tuned (the default);
 - extraction images/s: `train`'s extraction (decode, preprocess, network, cache writes) and the
   network alone on the same photos decoded beforehand, called as extraction calls it (batches of
-  32 in slices of train/slicing.py's size on a CPU), and their ratio;
+  32 in slices of retrainkit/model/slicing.py's size on a CPU), and their ratio;
 - `train DATASET --backbone NAME` wall time from empty bottleneck and activation caches (curate's
   scan cached, as after `curate review`), its test accuracy and the SavedModel's size.
 Printed: the table the README shows, and each backbone's fine-tuned gain over today's default
@@ -38,7 +38,7 @@ from bench.finetune import CrossValidation, cross_validate  # noqa: E402
 def extraction_rates(files: list[Path], name: str, folder: Path) -> tuple[float, float]:
     """(train's extraction, the network alone) in images/s on the same photos."""
     from bench.train import model_alone, ours
-    from train import backbones
+    from train.network import backbones
 
     backbone = backbones.load(name)
     model_alone(files[:32], backbone)  # warm both paths first: tracing is not the rate

@@ -3,7 +3,7 @@
     python bench/calibration.py [--data ../shared/data/flowers-dev] [--repeats 2] [--fine-tune auto|0] [--known-pct 98]
 
 `train` (the real pipeline, default settings unless told) runs on four folds of `--data` and the
-exported SavedModel answers the fifth, through train.classify.Classifier, for 5 folds x `--repeats`
+exported SavedModel answers the fifth, through retrainkit.model.classifier.Classifier, for 5 folds x `--repeats`
 partitions (near-duplicates in one fold): every photo is scored out of fold `--repeats` times, and
 the share called unknown, pooled, is set against the promise (100 - known_pct). The spread is over
 folds. Diagnostics, per fold, explain a gap: the calibration set's parts (each reference photo
@@ -36,11 +36,11 @@ def photos_of(folder: Path) -> list[Path]:
 def partitions(data: Path, repeats: int, scratch: Path, cache: Path) -> tuple[list[str], list[dict[str, int]]]:
     """Every usable photo (dataset-relative) and, per repeat, its fold: curate's view, near-duplicates together.
     Curation runs on a linked copy in `scratch`: nothing is ever written into the data folder."""
-    from train.preparation import groups_of, prepare
+    from train.inputs import gather_inputs, groups_of
     from train.split import folds
 
     linked_tree(data, [p.relative_to(data).as_posix() for p in photos_of(data)], scratch)
-    run = prepare(scratch, None, False, {"test_pct": 0, "val_pct": 0, "cache_dir": str(cache), "fine_tune": "0"})
+    run = gather_inputs(scratch, None, False, {"test_pct": 0, "val_pct": 0, "cache_dir": str(cache), "fine_tune": "0"})
     groups = groups_of(run.analysis)
     return [r.path for r in run.usable], [folds(run.usable, groups, 5, shuffle) for shuffle in range(repeats)]
 
@@ -53,8 +53,8 @@ def linked_tree(data: Path, paths: list[str], tree: Path) -> None:
 
 
 def one_fold(data: Path, held: list[str], kept: list[str], scratch: Path, cache: Path, options: dict) -> dict:
-    from train.classify import Classifier
-    from train.image_bytes import checked_bytes
+    from retrainkit.model.classifier import Classifier
+    from retrainkit.model.image_bytes import checked_bytes
     from train.pipeline import train
 
     tree = scratch / "tree"
@@ -79,7 +79,7 @@ def one_fold(data: Path, held: list[str], kept: list[str], scratch: Path, cache:
 
 def calibration_parts(result) -> dict:
     """The calibration set's parts, recomputed as build_reference does, in the features train used."""
-    from train.novelty import _leave_one_out, label_ranges, scores, unit
+    from train.judging.novelty import _leave_one_out, label_ranges, scores, unit
     from train.split import TRAIN, VALIDATION
 
     features = result.open_set.vectors
@@ -103,7 +103,7 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="other train settings, e.g. fine_tune_variants=0")
     parser.add_argument("--save", help="write every fold's numbers to this JSON file")
     args = parser.parse_args()
-    from train.quiet_tf import import_tensorflow
+    from retrainkit.quiet_tf import import_tensorflow
 
     import_tensorflow()
     data = Path(args.data)

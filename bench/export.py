@@ -5,7 +5,7 @@
 Per backbone, `train` runs (the default, fine-tuned) on a copy of `--data` made of symlinks in a
 temporary folder (nothing is written beside the data), then `retrainkit-export`'s function writes
 each format, timed apart. On the model's own test split, the same pixel arrays
-(`train.preprocess.decoded_pixels`, what `serving_default` computes) go to:
+(`retrainkit.model.preprocessing.decoded_pixels`, what `serving_default` computes) go to:
 - the SavedModel's pixels-in signature (the reference), model.onnx in onnxruntime and
   model_open_set.tflite in LiteRT: max probability difference, and the shares of photos with the
   same top label and the same `known`;
@@ -67,11 +67,11 @@ def measure(backbone: str, data: Path, test_pct: float, work: Path) -> None:
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
 
-    from train.export import PIXELS_SIGNATURE, SIGNATURE
-    from train.exports import ONNX, TFLITE, export_model
-    from train.image_bytes import model_bytes
+    from retrainkit.model.folder import PIXELS_SIGNATURE, SIGNATURE
+    from retrainkit.model.image_bytes import model_bytes
+    from retrainkit.model.preprocessing import decoded_pixels
+    from train.outputs.exports import ONNX, TFLITE, export_model
     from train.pipeline import train
-    from train.preprocess import decoded_pixels
 
     dataset = linked_copy(data, work / backbone / "data")
     model = work / backbone / "model"
@@ -118,7 +118,7 @@ def main() -> None:
     parser.add_argument("--backbones", default="efficientnet_lite0,efficientnet_lite2")
     parser.add_argument("--test-pct", type=float, default=20.0)
     args = parser.parse_args()
-    from train.quiet_tf import import_tensorflow
+    from retrainkit.quiet_tf import import_tensorflow
 
     import_tensorflow()
     with tempfile.TemporaryDirectory(prefix="bench-export-") as work:

@@ -83,20 +83,20 @@ class CrossValidation:
 def cross_validate(tree: Path, backbone: str, blocks: str, folds_count: int, repeats: int,
                    learning_rate: float | None = None, epochs: int | None = None) -> CrossValidation:
     """Frozen and fine-tuned accuracy per fold of `tree` (a scratch copy: caches are written in it)."""
-    from train.quiet_tf import import_tensorflow
+    from retrainkit.quiet_tf import import_tensorflow
 
     import_tensorflow()
-    from train.bottlenecks import job_for
-    from train.finetune import ArrayBatches, build_model, fine_tune, relative_cost
-    from train.finetune import probabilities as tuned_probabilities
-    from train.finetune_images import ImageBatches
+    from train.features.extraction import job_for
+    from train.finetune.images import ImageBatches
+    from train.finetune.loop import ArrayBatches, build_model, fine_tune, relative_cost
+    from train.finetune.loop import probabilities as tuned_probabilities
     from train.head import train_head
-    from train.preparation import groups_of, prepare
+    from train.inputs import gather_inputs, groups_of
     from train.split import TRAIN, folds
 
     started = time.perf_counter()
-    # every photo "trains" in prepare, so every photo gets its augmented variants at the cut
-    run = prepare(tree, None, True, {"test_pct": 0, "val_pct": 0, "fine_tune": blocks, "backbone": backbone})
+    # every photo "trains" in gather_inputs, so every photo gets its augmented variants at the cut
+    run = gather_inputs(tree, None, True, {"test_pct": 0, "val_pct": 0, "fine_tune": blocks, "backbone": backbone})
     lite = run.backbone.lite
     settings = run.settings.but(fine_tune_epochs=epochs or run.settings.fine_tune_epochs)
     if learning_rate:

@@ -1,4 +1,4 @@
-"""Benchmark: the whole network's images/s by photos per call, and the size train/slicing.py picks here.
+"""Benchmark: the whole network's images/s by photos per call, and the size retrainkit/model/slicing.py picks here.
 
     python bench/network_slices.py [--backbones efficientnet_lite0,efficientnet_lite1,efficientnet_lite2] [--seconds 6]
 
@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import tensorflow as tf
 
-from train import slicing
-from train.efficientnet_lite import VARIANTS
+from retrainkit.model import slicing
+from train.network.efficientnet_lite import VARIANTS
 
 SIZES = (1, 2, 4, 8, 16, 32)
 

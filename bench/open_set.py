@@ -5,14 +5,14 @@
 
 For each held-out label (default: every label in turn) `train` runs on the other labels (test
 split 20%, so each round has ~80 test photos), and the exported SavedModel itself answers, through
-train.classify.Classifier:
+retrainkit.model.classifier.Classifier:
 - the share called unknown of the labels' own test photos (the false alarms), of ood-dev (400
   everyday photos that are no flower) and of the held-out flower label (a near miss);
 - AUROC of the novelty score for ood-dev and for the held-out label against the test photos.
 The labels' own test photos of one split are few (and the same photos in every round), so the
 false-alarm rate is also cross-validated on all of `--data`: for each of 5 folds x `--repeats`
 partitions (near-duplicates in one fold), the reference and threshold are built exactly as train
-builds them (train.novelty.build_reference) from three folds, the next fold as validation, and the
+builds them (train.judging.novelty.build_reference) from three folds, the next fold as validation, and the
 fold itself is scored.
 Then the cost: the same network and head exported with and without a reference of the size the
 models used (in the network's own features, and in a frozen copy of the last block, as a fine-tuned
@@ -53,14 +53,14 @@ def photos_of(folder: Path) -> list[Path]:
 
 
 def answers(classifier, paths: list[Path]):
-    from train.image_bytes import checked_bytes
+    from retrainkit.model.image_bytes import checked_bytes
 
     outputs = classifier.outputs([checked_bytes(p) for p in paths])
     return outputs.novelty, outputs.known, 1 - outputs.probabilities.max(axis=1)
 
 
 def one_round(data: Path, held_out: str, scratch: Path, cache: Path, ood: list[Path], options: dict) -> dict:
-    from train.classify import Classifier
+    from retrainkit.model.classifier import Classifier
     from train.pipeline import train
 
     tree = scratch / f"without-{held_out}"
@@ -86,13 +86,13 @@ def one_round(data: Path, held_out: str, scratch: Path, cache: Path, ood: list[P
 
 def false_alarms_cv(data: Path, scratch: Path, cache: Path, known_pct: float, repeats: int) -> tuple[float, float, int]:
     """(mean, sd over folds) share of held-out photos of the labels called unknown, and photos scored."""
-    from train.novelty import build_reference, scores
-    from train.preparation import groups_of, prepare
+    from train.inputs import gather_inputs, groups_of
+    from train.judging.novelty import build_reference, scores
     from train.split import folds
 
     tree = scratch / "all-labels"
     shutil.copytree(data, tree)
-    run = prepare(tree, None, False, {"test_pct": 0, "val_pct": 0, "cache_dir": str(cache)})
+    run = gather_inputs(tree, None, False, {"test_pct": 0, "val_pct": 0, "cache_dir": str(cache)})
     groups = groups_of(run.analysis)
     group_of = {path: n for n, members in enumerate(groups) for path in members}
     index = {label: i for i, label in enumerate(run.labels)}
@@ -116,11 +116,12 @@ def cost(reference_size: int, photos: list[Path], scratch: Path, rounds: int = 1
     """The same network and head exported with and without a reference of `reference_size`, timed on one batch of 32."""
     import tensorflow as tf
 
-    from train import backbones
-    from train.export import SIGNATURE, export
+    from retrainkit.model.folder import SIGNATURE
+    from retrainkit.model.image_bytes import checked_bytes
     from train.head import build_head
-    from train.image_bytes import checked_bytes
-    from train.novelty import Calibration, Reference, label_ranges, unit
+    from train.judging.novelty import Calibration, Reference, label_ranges, unit
+    from train.network import backbones
+    from train.outputs.saved_model import export
     from train.settings import TrainSettings
 
     backbone = backbones.load(backbones.EMBEDDED)
@@ -162,7 +163,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=4, help="partitions of the false-alarm cross-validation")
     parser.add_argument("--cost-only", type=int, metavar="REFERENCE_PHOTOS", help="only the cost part, for a reference this size")
     args = parser.parse_args()
-    from train.quiet_tf import import_tensorflow
+    from retrainkit.quiet_tf import import_tensorflow
 
     import_tensorflow()
     data, ood = Path(args.data), photos_of(Path(args.ood))
@@ -218,7 +219,7 @@ def main() -> None:
 
 
 def print_frozen_copy(seconds: dict, sizes: dict) -> None:
-    print(f"the reference in a frozen copy of the last block (a fine-tuned model's, train/novelty_space.py): batch of 32 "
+    print(f"the reference in a frozen copy of the last block (a fine-tuned model's, train/judging/novelty_space.py): batch of 32 "
           f"{seconds['frozen copy'] * 1000:.0f} ms, ratio {seconds['frozen copy'] / seconds['closed']:.3f} against no reference; "
           f"SavedModel +{(sizes['frozen copy'] - sizes['closed']) / 1e6:.2f} MB")
 

@@ -53,13 +53,13 @@ def link_ood(ood: Path, tree: Path) -> None:
 
 def joined(*parts: np.ndarray) -> np.ndarray:
     """Unit parts side by side: the cosine similarity of the whole is the mean of the parts' similarities."""
-    from train.novelty import unit
+    from train.judging.novelty import unit
 
     return unit(np.concatenate([unit(p) for p in parts], axis=1))
 
 
 def knn_distance(queries: np.ndarray, reference: np.ndarray, labels: np.ndarray, k: int, per_label: bool) -> np.ndarray:
-    """train/novelty.py's score in numpy: distance to the k-th nearest reference photo of the nearest label
+    """train/judging/novelty.py's score in numpy: distance to the k-th nearest reference photo of the nearest label
     (or of the whole set), or 10x the nearest one where that is smaller (a copy)."""
     similarity = queries @ reference.T
     groups = [np.flatnonzero(labels == c) for c in np.unique(labels)] if per_label else [np.arange(len(labels))]
@@ -74,8 +74,8 @@ def rotation_scores(run_dir: Path, everything, kinds_known: list[str], model_out
     """Each candidate's scores for every photo, with which group each photo belongs to."""
     import keras
 
-    from train.novelty import unit
-    from train.warm_start import read
+    from train.finetune.warm_start import read
+    from train.judging.novelty import unit
 
     split = json.loads((model_out / "split.json").read_text())
     metrics = json.loads((model_out / "metrics.json").read_text())
@@ -141,12 +141,12 @@ def main() -> None:
     parser.add_argument("--save", help="write every rotation's scores to this .npz file")
     parser.add_argument("--cache", help="keep the vector cache here between runs (default: in the scratch folder)")
     args = parser.parse_args()
-    from train.quiet_tf import import_tensorflow
+    from retrainkit.quiet_tf import import_tensorflow
 
     import_tensorflow()
-    from train.bottlenecks import key_for
+    from train.features.cache import key_for
+    from train.inputs import activation_cache, gather_inputs
     from train.pipeline import train
-    from train.preparation import activation_cache, prepare
 
     flowers, others = Path(args.flowers), Path(args.others)
     first = sorted(p.name for p in flowers.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -158,7 +158,7 @@ def main() -> None:
         cache = Path(args.cache) if args.cache else scratch / "cache"
         link_kinds([flowers, others], scratch / "all", kinds)
         link_ood(Path(args.ood), scratch / "all")
-        run = prepare(scratch / "all", None, True, {"test_pct": 0, "val_pct": 0, "cache_dir": str(cache)})
+        run = gather_inputs(scratch / "all", None, True, {"test_pct": 0, "val_pct": 0, "cache_dir": str(cache)})
         cut = run.at_cut.cut
         keys = [key_for(r.sha256) for r in run.usable]
         activations = activation_cache(run.settings, run.root, run.backbone, cut)

@@ -8,7 +8,7 @@ user runs it (a fresh `train` process, the curate scan cached):
 1. `train TREE` from empty caches (the cold run, the baseline);
 2. `train TREE` again with nothing changed (the model is kept: train/reuse.py);
 3. after `curate move` puts the wrongly filed photos back under their label, `train TREE` (fine-tuning
-   from the last run's weights where sound: train/warm_start.py);
+   from the last run's weights where sound: train/finetune/warm_start.py);
 4. the fixed tree again with `--force`: a cold fine-tuning on the same split, the accuracy baseline of 3.
 Printed: each wall time and its ratio to the cold run, and the test accuracies (1's test split differs
 from 3's and 4's by the moved photos, which travel with their new label's key; 3 and 4 share theirs).

@@ -25,15 +25,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from train.quiet_tf import import_tensorflow  # noqa: E402
+from retrainkit.quiet_tf import import_tensorflow  # noqa: E402
 
 import_tensorflow()
 
 from bench.trees import make_tree  # noqa: E402
 from curate.scan import scan  # noqa: E402
 from scaleout import embed  # noqa: E402
-from train import backbones  # noqa: E402
-from train.bottlenecks import BottleneckCache, extract, job_for  # noqa: E402
+from train.features.cache import BottleneckCache  # noqa: E402
+from train.features.extraction import extract, job_for  # noqa: E402
+from train.network import backbones  # noqa: E402
 
 FLOWERS = ROOT.parent / "shared" / "data" / "flowers-dev"
 

@@ -6,7 +6,7 @@ A model is trained on the shipped sample (examples/flowers) into a temporary fol
 it in its own process (as a user starts it), and clients post photos (flowers-dev's, else the
 sample's) as raw bodies over keep-alive connections. Printed, all from this run:
 - the model called directly (its SavedModel signature, in this process, on the same bytes): photos/s
-  of batches of 32 called as serve calls them (in slices of the size train/slicing.py measured on this
+  of batches of 32 called as serve calls them (in slices of the size retrainkit/model/slicing.py measured on this
   machine), of
   one call on 32, and the median time of a batch-1 call;
 - served: requests/s at 1 and 16 clients, p50/p95 latency; the ratios the goals are stated in
@@ -47,9 +47,9 @@ PROFILED_SERVER = r"""
 import sys, threading, time, signal, json
 from collections import defaultdict
 model = sys.argv[1]
-from train.quiet_tf import import_tensorflow
+from retrainkit.quiet_tf import import_tensorflow
 import_tensorflow()
-import serve.app as app_module, train.classify as classify_module, train.image_bytes as image_bytes
+import serve.app as app_module, retrainkit.model.classifier as classify_module, retrainkit.model.image_bytes as image_bytes
 totals, counts, lock = defaultdict(float), defaultdict(int), threading.Lock()
 def timed(name, function):
     def wrapper(*args, **kwargs):
@@ -123,11 +123,11 @@ def load(url: str, bodies: list[bytes], clients: int, requests: int) -> tuple[fl
 
 
 def direct_rates(model: Path, photos: list[bytes]) -> tuple[float, float, float]:
-    """(photos/s of 32 photos handed over as serve hands them, i.e. called in slices (train/slicing.py);
+    """(photos/s of 32 photos handed over as serve hands them, i.e. called in slices (retrainkit/model/slicing.py);
     photos/s of one signature call on 32; median seconds of a batch-1 call), in this process."""
     import tensorflow as tf
 
-    from train.classify import Classifier
+    from retrainkit.model.classifier import Classifier
 
     classifier = Classifier(model)
     signature = classifier._signature
@@ -205,7 +205,7 @@ def main() -> None:
     parser.add_argument("--soak", type=int, default=1600)
     parser.add_argument("--profile", action="store_true", help="where a request's time goes, under 16 clients")
     args = parser.parse_args()
-    from train.quiet_tf import import_tensorflow
+    from retrainkit.quiet_tf import import_tensorflow
 
     import_tensorflow()
     photos = [p.read_bytes() for p in sorted(Path(args.photos).glob("*/*.jpg"))]
@@ -215,7 +215,7 @@ def main() -> None:
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         model = Path(scratch) / "model"
         batch32, whole32, batch1 = direct_rates(model, photos)
-        from train.classify import Classifier
+        from retrainkit.model.classifier import Classifier
 
         expected = [p.top[0][0] for p in Classifier(model).classify_encoded([str(i) for i in range(len(photos))], photos)]
         command = ([sys.executable, "-c", PROFILED_SERVER, str(model), str(MAX_UPLOAD_MB)] if args.profile else

@@ -10,7 +10,7 @@ shuffles with seed d, so the draws differ in labels, swaps and intruders. Beside
 fine-grained tree: flowers-dev + other-flowers-dev, nine kinds as they are, where a good judge flags
 almost nothing.
 
-Suspects are judged as `train` judges them (train.suspects.find_suspects on the cached frozen
+Suspects are judged as `train` judges them (train.judging.suspects.find_suspects on the cached frozen
 features, the head's epoch count from a head trained on the split). For each setting in the sweep
 (every combination), printed: swaps caught, off-topic caught (other flower kinds, everyday pictures),
 clean photos flagged, with the spread over draws, and the share of the clean nine-kind tree flagged.
@@ -43,10 +43,10 @@ CLEAN_AT_MOST = 0.03
 
 def judged(tree: Path, cache: Path):
     """Everything suspects need, prepared once per tree: (run, the head's epoch count)."""
+    from train.inputs import gather_inputs
     from train.pipeline import _train_head
-    from train.preparation import prepare
 
-    run = prepare(tree, None, False, {"fine_tune": "0", "cache_dir": str(cache)})
+    run = gather_inputs(tree, None, False, {"fine_tune": "0", "cache_dir": str(cache)})
     with tempfile.TemporaryDirectory() as logs:
         _, history = _train_head(run, Path(logs), False)
     return run, history.best_epoch
@@ -88,7 +88,7 @@ def main() -> None:
     parser.add_argument("--sweep", nargs="*", default=[], metavar="SETTING=V1,V2", help="train settings to try, every combination")
     parser.add_argument("--cost", action="store_true", help="also time what suspects add to a warm train")
     args = parser.parse_args()
-    from train.quiet_tf import import_tensorflow
+    from retrainkit.quiet_tf import import_tensorflow
 
     import_tensorflow()
     from trees import keyword_noise_tree, link_kinds

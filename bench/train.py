@@ -31,10 +31,11 @@ sys.path.insert(0, str(ROOT))
 
 import tensorflow as tf  # noqa: E402
 
-from train import backbones  # noqa: E402
-from train.bottlenecks import BottleneckCache, Job, extract  # noqa: E402
-from train.preprocess import preprocess  # noqa: E402
-from train.slicing import in_slices, slice_size  # noqa: E402
+from retrainkit.model.preprocessing import preprocess  # noqa: E402
+from retrainkit.model.slicing import in_slices, slice_size  # noqa: E402
+from train.features.cache import BottleneckCache  # noqa: E402
+from train.features.extraction import Job, extract  # noqa: E402
+from train.network import backbones  # noqa: E402
 
 FLOWERS = ROOT.parent / "shared" / "data" / "flowers-dev"
 
@@ -88,7 +89,7 @@ def batch_one_eager(files: list[Path], backbone) -> float:
 
 def model_alone(files: list[Path], backbone, per_call: int | None = None) -> float:
     """The network on images decoded beforehand, in batches of 32 called `per_call` photos at a time
-    (default: as extraction calls it here, see train/slicing.py)."""
+    (default: as extraction calls it here, see retrainkit/model/slicing.py)."""
     per_call = per_call or slice_size() or 32
     size = backbone.preprocessing.image_size
     features = tf.function(backbone.features, input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])

@@ -12,7 +12,8 @@ import sys
 
 from retrainkit.cli import EXIT_BAD_INPUT, OneLineParser, run_command
 
-from .collect import SORTS, collect
+from .collect import collect
+from .config import SORTS
 from .sources import NAMES
 
 
@@ -27,9 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="each label becomes a folder; LABEL=QUERY searches QUERY for it (sunflower=Helianthus annuus, "
                              "sunflower=taxon:47148 on iNaturalist), so a label cannot contain '='")
     parser.add_argument("--count", "-n", type=int, help="photos wanted per label, counting those already there (default 20)")
-    parser.add_argument("--out", "-o", help="dataset folder (default ./dataset)")
+    parser.add_argument("--out", "-o", help="dataset folder (default dataset, in the current folder)")
     parser.add_argument("--source", "-s", metavar="SOURCES",
-                        help=f"auto (default: flickr with a key, else openverse,commons) or any of {', '.join(NAMES)}, joined by commas")
+                        help=f"auto (the default: flickr with a key, else openverse,commons) or any of {', '.join(NAMES)}, joined by commas")
     parser.add_argument("--size", help="longest edge wanted: a pixel count or a Flickr size letter (default c = 800 px)")
     parser.add_argument("--license", help="any, cc (Creative Commons + public domain, default), commercial; Flickr also takes ids like 4,9,10")
     parser.add_argument("--sort", choices=SORTS, help="Flickr's result order (default relevance; Flickr only)")

@@ -25,9 +25,9 @@ from retrainkit.locks import dataset_lock
 from . import licenses as licence_table
 from . import sizes
 from .candidate import Candidate
-from .config import CollectSettings, CommonsSettings, FlickrSettings, INaturalistSettings, OpenverseSettings
+from .config import CollectSettings, CommonsSettings, FlickrSettings, INaturalistSettings, OpenverseSettings, check_positive, check_sort
 from .copies import KeptPictures
-from .dataset import DatasetIndex, prepare
+from .dataset import DatasetIndex, ready_output_folder
 from .download import CopyFound, Downloaded, Downloader, DownloadFailed
 from .errors import CollectError, SourceUnavailable
 from .http import HostPauses, RetryPolicy, user_agent
@@ -37,15 +37,6 @@ from .provenance import ProvenanceLog, record_for, write_attribution
 from .sources import DOWNLOAD_SLOTS, SourceSet, parse_sources
 from .summary import CollectSummary, LabelSummary
 
-SORTS = (
-    "relevance",
-    "date-posted-desc",
-    "date-posted-asc",
-    "date-taken-desc",
-    "date-taken-asc",
-    "interestingness-desc",
-    "interestingness-asc",
-)
 _DEFAULTS = CollectSettings()
 
 
@@ -106,10 +97,10 @@ def collect(
     policy = RetryPolicy(retries=settings.retries, backoff=settings.backoff, timeout=settings.timeout)
     run = _Run(
         labels=label_queries,
-        count=_check_count(settings.count),
+        count=check_positive("count", settings.count),
         root=Path(settings.out),
         size=sizes.parse_size(settings.size),
-        workers=_check_positive("workers", settings.workers),
+        workers=check_positive("workers", settings.workers),
         policy=policy,
         near_distance=int(settings.near_distance),
         progress=progress,
@@ -121,7 +112,7 @@ def collect(
         OpenverseSettings.load(config, endpoint=endpoints.get("openverse")),
         CommonsSettings.load(config, endpoint=endpoints.get("commons")),
         INaturalistSettings.load(config, endpoint=endpoints.get("inaturalist")),
-        tags_mode=settings.tags, sort=_check_sort(settings.sort),
+        tags_mode=settings.tags, sort=check_sort(settings.sort),
     ).open()
     # One collect at a time per dataset: a second one waits, then finds the photos already there.
     with dataset_lock(_created(run.root), "collect " + " ".join(q.label for q in run.labels), wait=True):
@@ -185,7 +176,7 @@ class _Run:
 
     def from_sources(self, sources: SourceSet) -> CollectSummary:
         started = time.monotonic()
-        prepare(self.root)
+        ready_output_folder(self.root)
         index = DatasetIndex.scan(self.root)
         kept = KeptPictures.of_dataset(self.root, self.near_distance, progress=self.progress)
         log = ProvenanceLog(self.root)
@@ -286,23 +277,3 @@ class _Run:
     def say(self, message: str) -> None:
         if self.progress:
             tqdm.write(message, file=sys.stderr)
-
-
-def _check_count(value: object) -> int:
-    return _check_positive("count", value)
-
-
-def _check_positive(name: str, value: object) -> int:
-    try:
-        number = int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise CollectError(f"--{name.replace('_', '-')} must be a whole number, got {value!r}") from None
-    if number < 1 or str(value).strip().startswith("-"):
-        raise CollectError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-    return number
-
-
-def _check_sort(sort: str) -> str:
-    if sort not in SORTS:
-        raise CollectError(f"--sort {sort!r}: use one of {', '.join(SORTS)}")
-    return sort

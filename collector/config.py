@@ -97,3 +97,31 @@ class CollectSettings:
     @classmethod
     def load(cls, config: str | Path | None = None, **overrides: object) -> CollectSettings:
         return load_section(cls, "collect", config, overrides, CollectError)
+
+
+#: Flickr's result orders (`--sort`)
+SORTS = (
+    "relevance",
+    "date-posted-desc",
+    "date-posted-asc",
+    "date-taken-desc",
+    "date-taken-asc",
+    "interestingness-desc",
+    "interestingness-asc",
+)
+
+
+def check_positive(name: str, value: object) -> int:
+    try:
+        number = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise CollectError(f"--{name.replace('_', '-')} must be a whole number, got {value!r}") from None
+    if number < 1 or str(value).strip().startswith("-"):
+        raise CollectError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    return number
+
+
+def check_sort(sort: str) -> str:
+    if sort not in SORTS:
+        raise CollectError(f"--sort {sort!r}: use one of {', '.join(SORTS)}")
+    return sort

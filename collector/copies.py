@@ -26,11 +26,9 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from retrainkit.dataset_layout import COLLECT_DIR, PHASHES, QUARANTINE_DIR, data_files, label_folders
 from retrainkit.phash import hash_of_bytes
 
-from .dataset import META_DIR, QUARANTINE_DIR, label_dirs
-
-CACHE_NAME = "phashes.sqlite"
 _SIGNED = 1 << 63
 
 
@@ -59,12 +57,11 @@ class KeptPictures:
     @classmethod
     def of_dataset(cls, root: Path, max_distance: int, progress: bool = True) -> KeptPictures:
         """The hashes of every file in the label folders and the quarantine, from the cache where it has them."""
-        kept = cls(max_distance, _open_cache(root / META_DIR / CACHE_NAME))
+        kept = cls(max_distance, _open_cache(root / COLLECT_DIR / PHASHES))
         if max_distance < 0:
             return kept
         known = {row[0]: (row[1], row[2], row[3]) for row in kept._cache.execute("SELECT path, size, mtime_ns, phash FROM phashes")}
-        files = [path for folder in label_dirs(root) + label_dirs(root / QUARANTINE_DIR) for path in sorted(folder.iterdir())
-                 if path.is_file() and not path.name.startswith(".")]
+        files = [path for folder in label_folders(root) + label_folders(root / QUARANTINE_DIR) for path in data_files(folder)]
         fresh = []
         for path in tqdm(files, desc="hashing photos already here", unit="photo", disable=not progress or len(files) < 200, leave=False):
             relpath = path.relative_to(root).as_posix()

@@ -17,13 +17,11 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from retrainkit.dataset_layout import COLLECT_DIR, COLLECT_TMP_DIR, COPIES, QUARANTINE_DIR, data_files, label_folders
+
 from .errors import CollectError
 
-META_DIR = ".collect"
-TMP_DIR = ".collect/tmp"
-QUARANTINE_DIR = ".quarantine"
 #: downloads found to copy a kept photo (collector.copies); never fetched again
-COPIES = "copies.jsonl"
 _SOURCE_ID = re.compile(r"(openverse|commons|inaturalist)-[A-Za-z0-9-]+")
 
 
@@ -32,7 +30,7 @@ class DatasetIndex:
     root: Path
     #: photo id -> label folder it is filed under
     filed: dict[str, str] = field(default_factory=dict)
-    #: label -> number of files in its folder (any image counts towards --count)
+    #: label -> number of data files in its folder, at any depth (any image counts towards --count)
     counts: dict[str, int] = field(default_factory=dict)
     #: ids curation moved out; they are never downloaded again
     quarantined: set[str] = field(default_factory=set)
@@ -42,15 +40,15 @@ class DatasetIndex:
     @classmethod
     def scan(cls, root: Path) -> DatasetIndex:
         index = cls(root)
-        for label_dir in label_dirs(root):
-            files = [p for p in label_dir.iterdir() if p.is_file() and not p.name.startswith(".")]
+        for label_dir in label_folders(root):
+            files = data_files(label_dir)
             index.counts[label_dir.name] = len(files)
             for path in files:
                 if photo_id(path):
                     index.filed.setdefault(photo_id(path), label_dir.name)
-        for label_dir in label_dirs(root / QUARANTINE_DIR):
-            index.quarantined.update(photo_id(p) for p in label_dir.iterdir() if photo_id(p))
-        index.copies = _copy_ids(root / META_DIR / COPIES)
+        for label_dir in label_folders(root / QUARANTINE_DIR):
+            index.quarantined.update(photo_id(p) for p in data_files(label_dir) if photo_id(p))
+        index.copies = _copy_ids(root / COLLECT_DIR / COPIES)
         return index
 
 
@@ -75,17 +73,11 @@ def photo_id(path: Path) -> str:
     return stem if stem.isdigit() or _SOURCE_ID.fullmatch(stem) else ""
 
 
-def label_dirs(root: Path) -> list[Path]:
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-def prepare(root: Path) -> None:
+def ready_output_folder(root: Path) -> None:
     """Create the output tree, prove it is writable, and clear temp files a killed run left."""
     try:
         root.mkdir(parents=True, exist_ok=True)
-        tmp = root / TMP_DIR
+        tmp = root / COLLECT_TMP_DIR
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir(parents=True)
@@ -100,7 +92,7 @@ def write_atomically(root: Path, label: str, name: str, data: bytes) -> Path:
     target_dir = root / label
     target_dir.mkdir(exist_ok=True)
     # One writer per photo id at a time, so the id plus the thread names a unique temp file.
-    tmp = root / TMP_DIR / f"{name}.{threading.get_ident()}.part"
+    tmp = root / COLLECT_TMP_DIR / f"{name}.{threading.get_ident()}.part"
     try:
         with open(tmp, "wb") as handle:
             handle.write(data)

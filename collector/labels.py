@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from retrainkit.dataset_layout import label_name_problem
+
 from .errors import CollectError
 
 TAXON_PREFIX = "taxon:"
@@ -51,5 +53,6 @@ def check_label(label: str, as_written: str) -> None:
         if "=" in as_written:
             raise CollectError(f"{as_written!r}: a label cannot contain '='; write LABEL=QUERY, e.g. sunflower=Helianthus annuus")
         raise CollectError(f"empty label in {as_written!r}: give each label as a word, e.g. collect rose tulip")
-    if "/" in label or "\\" in label or label.startswith(".") or "\0" in label:
-        raise CollectError(f"label {label!r} cannot be a folder name: no slashes, no leading dot")
+    problem = label_name_problem(label)
+    if problem:
+        raise CollectError(f"label {label!r} cannot be a folder name: {problem}")

@@ -12,13 +12,12 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from retrainkit.provenance import ATTRIBUTION, PHOTOS, append_line, read_records, write_attribution
+from retrainkit.dataset_layout import ATTRIBUTION, COLLECT_DIR, CONFLICTS, COPIES, PHOTOS
+from retrainkit.provenance import append_line, read_records, write_attribution
 
 from .copies import Copy
-from .dataset import COPIES, META_DIR
 from .download import Downloaded
 
-CONFLICTS = "conflicts.jsonl"
 __all__ = ["ATTRIBUTION", "COPIES", "CONFLICTS", "PHOTOS", "ProvenanceLog", "read_records", "record_for", "write_attribution"]
 
 
@@ -62,7 +61,7 @@ class ProvenanceLog:
     """Appends records from any thread; one lock keeps lines whole."""
 
     def __init__(self, root: Path) -> None:
-        self.meta = root / META_DIR
+        self.meta = root / COLLECT_DIR
         self.meta.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
 

@@ -13,13 +13,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from retrainkit.dataset_layout import COLLECT_DIR, LICENSES
+
 from . import inaturalist
 from . import licenses as licence_table
 from .api import JsonApi
 from .candidate import Candidate
 from .commons import CommonsSearch, one_request_at_a_time
 from .config import CommonsSettings, FlickrSettings, INaturalistSettings, OpenverseSettings
-from .dataset import META_DIR
 from .errors import CollectError
 from .feed import FeedSource
 from .flickr import FlickrClient
@@ -32,7 +33,6 @@ from .search import SearchQuery, SearchSource
 
 NAMES = ("openverse", "commons", "inaturalist", "flickr", "feed")
 KEYLESS_DEFAULT = ("openverse", "commons")
-LICENSE_CACHE = "licenses.json"
 #: downloads at once from a source's image servers, where the service asks for few (Wikimedia)
 DOWNLOAD_SLOTS = {"commons": 4}
 
@@ -121,7 +121,7 @@ class SourceSet:
     def _flickr_search(self, query: str, need: int) -> SearchSource:
         assert self.flickr is not None
         if self._flickr_licences is None:
-            cache = self.root / META_DIR / LICENSE_CACHE
+            cache = self.root / COLLECT_DIR / LICENSES
             table = licence_table.load_cached(cache)
             if table is None:
                 table = licence_table.parse_licenses(self.flickr.licenses())

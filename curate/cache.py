@@ -13,21 +13,21 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
+from retrainkit.dataset_layout import CURATE_DIR, SCAN_CACHE
+
 from .decode import INTERNAL_ERROR
 from .record import ImageRecord
-from .tree import CURATE_DIR
 
 #: 2: every mode is read as RGB with transparency on white (retrainkit/pixels.py), so palette,
 #: bilevel and 16-bit files once called corrupt are read again.
 SCAN_VERSION = 2
-CACHE_NAME = "scan.sqlite"
 
 
 class ScanCache:
     def __init__(self, root: Path) -> None:
         folder = root / CURATE_DIR
         folder.mkdir(exist_ok=True)
-        self._db = sqlite3.connect(folder / CACHE_NAME, timeout=60)  # train and curate may scan at once
+        self._db = sqlite3.connect(folder / SCAN_CACHE, timeout=60)  # train and curate may scan at once
         # A cache: WAL without a sync per commit keeps it consistent after a crash and makes commits cheap.
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")

@@ -11,6 +11,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from retrainkit.cli import OneLineParser, run_command
+from retrainkit.dataset_layout import QUARANTINE_DIR
 from retrainkit.locks import dataset_lock
 
 from .analysis import analyse
@@ -72,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _dataset_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", metavar="DATASET", help="folder with one sub-folder per label")
     parser.add_argument("--config", help="settings file (default ./config.toml when present)")
-    parser.add_argument("--workers", type=int, help="decoding processes (default: one per core)")
+    parser.add_argument("--workers", type=int, help="decoding processes (default 0: one per core)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
@@ -160,7 +161,7 @@ def _apply(args: argparse.Namespace) -> int:
         report = apply(analysis, what, dry_run=args.dry_run)
     for line in report.lines():
         print(line)
-    where = Path(args.dataset) / ".quarantine"
+    where = Path(args.dataset) / QUARANTINE_DIR
     if args.dry_run:
         print(f"{len(report.moves)} files would move to {where}/ (dry run: nothing changed)")
     else:

@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .tree import CURATE_DIR
+from retrainkit.dataset_layout import CURATE_DIR, MOVES
 
-MOVES_NAME = "moves.jsonl"
 QUARANTINE, RELABEL, RESTORE = "quarantine", "relabel", "restore"
 
 
@@ -40,7 +39,7 @@ def record(root: Path, entry: Entry) -> None:
     folder.mkdir(exist_ok=True)
     line = json.dumps({"time": entry.time or now(), "action": entry.action, "from": entry.source, "to": entry.target,
                        "reason": entry.reason}) + "\n"
-    descriptor = os.open(folder / MOVES_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    descriptor = os.open(folder / MOVES, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(descriptor, line.encode("utf-8"))
     finally:
@@ -48,7 +47,7 @@ def record(root: Path, entry: Entry) -> None:
 
 
 def entries(root: Path) -> list[Entry]:
-    log = root / CURATE_DIR / MOVES_NAME
+    log = root / CURATE_DIR / MOVES
     if not log.exists():
         return []
     found = []

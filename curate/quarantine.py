@@ -12,15 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from retrainkit.dataset_layout import CURATE_DIR, MOVES, QUARANTINE_DIR
 from retrainkit.locks import dataset_lock
 
 from .analysis import Analysis
 from .errors import CurateError
 from .flags import MOVABLE
-from .ledger import MOVES_NAME, QUARANTINE, RESTORE, origins
+from .ledger import QUARANTINE, RESTORE, origins
 from .rejects import RejectList, relative_to_dataset
 from .relabel import follow, move_file
-from .tree import CURATE_DIR, QUARANTINE_DIR
 
 
 @dataclass
@@ -110,7 +110,7 @@ def _pick(root: Path, moved: dict[str, str], given: str) -> str:
     if relative in by_original:
         return by_original[relative]
     raise CurateError(f"{given}: not in quarantine and not moved by curate move (see {root}/{QUARANTINE_DIR}/ "
-                      f"and {root}/{CURATE_DIR}/{MOVES_NAME})")
+                      f"and {root}/{CURATE_DIR}/{MOVES})")
 
 
 def _before_quarantine(path: str) -> str:

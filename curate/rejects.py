@@ -15,12 +15,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from retrainkit.dataset_layout import CURATE_DIR, REJECTS
 from retrainkit.locks import file_lock
 
 from .errors import CurateError
-from .tree import CURATE_DIR
 
-REJECTS_NAME = "rejects.txt"
 _ENTRY = re.compile(r"^(?P<path>.*?)(?:\s+#\s?(?P<reason>.*))?$")
 HEADER = "# Rejected images: one `label/file  # reason` a line. `curate apply` moves them to .quarantine/.\n"
 
@@ -34,7 +33,7 @@ class _Line:
 
 class RejectList:
     def __init__(self, root: Path) -> None:
-        self.file = root / CURATE_DIR / REJECTS_NAME
+        self.file = root / CURATE_DIR / REJECTS
         self._lines: list[_Line] = []
         if self.file.exists():
             self._lines = [_parse(text) for text in self.file.read_text(encoding="utf-8").splitlines()]
@@ -43,7 +42,7 @@ class RejectList:
     @contextmanager
     def editing(cls, root: Path) -> Iterator[RejectList]:
         """The list as it is on disk now, saved when the block ends (if it changed), no other editor in between."""
-        file = root / CURATE_DIR / REJECTS_NAME
+        file = root / CURATE_DIR / REJECTS
         file.parent.mkdir(parents=True, exist_ok=True)
         with file_lock(file, str(file)):
             rejects = cls(root)
@@ -86,7 +85,7 @@ class RejectList:
         lines = [line.text for line in self._lines]
         if not any(text.startswith("#") for text in lines):
             lines.insert(0, HEADER.rstrip("\n"))
-        tmp = self.file.with_name(f".{REJECTS_NAME}.{os.getpid()}.tmp")
+        tmp = self.file.with_name(f".{REJECTS}.{os.getpid()}.tmp")
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
         os.replace(tmp, self.file)
 

@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from retrainkit.dataset_layout import CURATE_DIR, QUARANTINE_DIR, SUSPECTS, label_name_problem
 from retrainkit.locks import dataset_lock
 from retrainkit.provenance import note_moves
 
@@ -23,8 +24,6 @@ from . import ledger
 from .cache import ScanCache
 from .errors import CurateError
 from .rejects import RejectList, relative_to_dataset, resolve
-from .review_data import SUSPECTS_NAME
-from .tree import CURATE_DIR, QUARANTINE_DIR
 
 
 @dataclass(frozen=True)
@@ -44,9 +43,10 @@ class RelabelReport:
 
 
 def check_label(name: str) -> str:
-    """A label is a top-level folder name every stage reads the same way: no dot-name, no separator."""
-    if not name or name.startswith(".") or "/" in name or "\\" in name or "\0" in name or name != name.strip():
-        raise CurateError(f"--to {name!r}: not a label name (a folder name without '/', not starting with '.')")
+    """A label is a top-level folder name every stage reads the same way (retrainkit.dataset_layout's rule)."""
+    problem = label_name_problem(name)
+    if problem:
+        raise CurateError(f"--to {name!r}: not a label name ({problem})")
     return name
 
 
@@ -142,7 +142,7 @@ def free_name(target: Path) -> Path:
 
 def _drop_suspects(root: Path, paths: set[str]) -> None:
     """A suspect judged against the label a photo has left no longer applies (train writes it anew)."""
-    file = root / CURATE_DIR / SUSPECTS_NAME
+    file = root / CURATE_DIR / SUSPECTS
     try:
         rows = json.loads(file.read_text())
     except (OSError, ValueError):
@@ -151,6 +151,6 @@ def _drop_suspects(root: Path, paths: set[str]) -> None:
         return
     kept = [row for row in rows if not (isinstance(row, dict) and row.get("path") in paths)]
     if len(kept) != len(rows):
-        tmp = file.with_name(f".{SUSPECTS_NAME}.{os.getpid()}.tmp")
+        tmp = file.with_name(f".{SUSPECTS}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(kept, indent=1))
         os.replace(tmp, file)

@@ -12,12 +12,12 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from retrainkit.dataset_layout import CURATE_DIR, REPORT_HTML, REPORT_JSON
 from retrainkit.pixels import thumbnail_jpeg
 
 from .analysis import TABLE_COLUMNS, Analysis
 from .duplicates import DuplicateGroup
 from .record import ImageRecord
-from .tree import CURATE_DIR
 
 THUMB_PX = 160
 #: Past this many thumbnails the HTML lists file names only, so it stays openable.
@@ -72,9 +72,9 @@ def write_reports(analysis: Analysis) -> tuple[Path, Path]:
     folder = analysis.root / CURATE_DIR
     folder.mkdir(exist_ok=True)
     data = report_data(analysis)
-    json_path = folder / "report.json"
+    json_path = folder / REPORT_JSON
     _write(json_path, json.dumps(data, indent=1))
-    html_path = folder / "report.html"
+    html_path = folder / REPORT_HTML
     _write(html_path, _html(analysis, data))
     return json_path, html_path
 

@@ -11,13 +11,12 @@ import json
 import os
 from pathlib import Path
 
+from retrainkit.dataset_layout import CURATE_DIR, REVIEWED, SUSPECTS
+
 from .analysis import Analysis
 from .record import ImageRecord
 from .rejects import RejectList
-from .tree import CURATE_DIR
 
-REVIEWED_NAME = "reviewed.json"
-SUSPECTS_NAME = "suspects.json"
 #: Display order of flagged sections; images in none of them come last.
 #: Suspects (mislabeled or off-topic photos found by `train`) lead: they are what a keyword search gets wrong most.
 SECTION_ORDER = ("suspect", "conflict", "duplicates", "corrupt", "tiny", "other")
@@ -27,7 +26,7 @@ class ReviewMemory:
     """sha256 of every image a person has had on screen, across review sessions."""
 
     def __init__(self, root: Path) -> None:
-        self.file = root / CURATE_DIR / REVIEWED_NAME
+        self.file = root / CURATE_DIR / REVIEWED
         try:
             self.seen: set[str] = set(json.loads(self.file.read_text())["reviewed"])
         except (OSError, ValueError, KeyError, TypeError):
@@ -38,7 +37,7 @@ class ReviewMemory:
         self.seen.update(h for h in hashes if h)
         if len(self.seen) != before:
             self.file.parent.mkdir(exist_ok=True)
-            tmp = self.file.with_name(f".{REVIEWED_NAME}.{os.getpid()}.tmp")
+            tmp = self.file.with_name(f".{REVIEWED}.{os.getpid()}.tmp")
             tmp.write_text(json.dumps({"reviewed": sorted(self.seen)}))
             os.replace(tmp, self.file)
 
@@ -132,7 +131,7 @@ def _groups(analysis: Analysis) -> dict[str, dict]:
 def _suspects(root: Path) -> dict[str, dict]:
     """path -> what the page shows of a suspect; an absent or unreadable file means no suspects."""
     try:
-        rows = json.loads((root / CURATE_DIR / SUSPECTS_NAME).read_text())
+        rows = json.loads((root / CURATE_DIR / SUSPECTS).read_text())
         return {row["path"]: {"kind": row["kind"], "score": float(row["score"]), "reason": row["reason"],
                               "looks_like": row.get("looks_like"), "imagenet": list(row.get("imagenet") or [])}
                 for row in rows}

@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 
+from retrainkit.dataset_layout import CURATE_DIR, THUMBS_DIR
 from retrainkit.locks import DatasetBusy
 from retrainkit.pixels import thumbnail_jpeg
 
@@ -31,7 +32,6 @@ from .analysis import Analysis
 from .errors import CurateError
 from .rejects import RejectList
 from .review_data import ReviewMemory, page_state
-from .tree import CURATE_DIR
 
 THUMB_PX = 256
 TOKEN_HEADER = "X-Review-Token"
@@ -49,7 +49,7 @@ class ReviewServer:
         self.seen_at_start = set(self.memory.seen)
         self.records = {r.path: r for r in analysis.records}
         self.lock = threading.Lock()
-        self.thumbs = self.root / CURATE_DIR / "thumbs"
+        self.thumbs = self.root / CURATE_DIR / THUMBS_DIR
         handler = type("Handler", (_Handler,), {"app": self})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.httpd.daemon_threads = True

@@ -1,8 +1,5 @@
-"""The dataset tree as every stage sees it: labels are top-level folders, dot-names are never data.
-
-Files in nested folders of a label belong to that label (`rose/garden/1.jpg` is a rose); any
-folder or file whose name starts with `.` is skipped at every depth, which keeps `.collect/`,
-`.curate/`, `.quarantine/`, `.cache/` and editors' debris out of the data.
+"""The dataset tree as curation lists it, by the rules of `retrainkit.dataset_layout` (labels are
+top-level folders, files at any depth under them are data, dot-names never are).
 """
 
 from __future__ import annotations
@@ -11,10 +8,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import CurateError
+from retrainkit.dataset_layout import data_entries, is_reserved, label_folders
 
-CURATE_DIR = ".curate"
-QUARANTINE_DIR = ".quarantine"
+from .errors import CurateError
 
 
 @dataclass(frozen=True)
@@ -41,31 +37,20 @@ def data_path_parts(relative: str) -> list[str] | None:
     labels, under a dot-name, or not a plain relative path ("", "..", absolute). For paths that come
     from elsewhere than a walk of the folder (a Beam listing, a shard row)."""
     parts = relative.split("/")
-    if len(parts) < 2 or any(not part or part.startswith(".") for part in parts):
+    if len(parts) < 2 or any(not part or is_reserved(part) for part in parts):
         return None
     return parts
 
 
 def labels(root: Path) -> list[str]:
-    return sorted(entry.name for entry in os.scandir(root) if entry.is_dir() and not entry.name.startswith("."))
+    return [folder.name for folder in label_folders(root)]
 
 
 def list_files(root: Path) -> list[FileEntry]:
     """Every candidate image file under the label folders, with what the cache needs to spot changes."""
     found: list[FileEntry] = []
-    for label in labels(root):
-        _walk(root, label, found)
+    for folder in label_folders(root):
+        for entry in data_entries(folder):
+            stat = entry.stat()
+            found.append(FileEntry(Path(entry.path).relative_to(root).as_posix(), stat.st_size, stat.st_mtime_ns))
     return found
-
-
-def _walk(root: Path, relative: str, found: list[FileEntry]) -> None:
-    with os.scandir(root / relative) as entries:
-        for entry in sorted(entries, key=lambda e: e.name):
-            if entry.name.startswith("."):
-                continue
-            child = f"{relative}/{entry.name}"
-            if entry.is_dir(follow_symlinks=False):
-                _walk(root, child, found)
-            elif entry.is_file():
-                stat = entry.stat()
-                found.append(FileEntry(child, stat.st_size, stat.st_mtime_ns))

@@ -15,7 +15,7 @@ replaced. Short edits that may happen beside a long writer (the reject list, edi
 reject` and the review page while `collect` runs) take their own small lock: `file_lock`.
 
 Readers (`train`, `curate review`) take no lock: they tolerate files that vanish or change
-under them instead (see train.bottlenecks and curate.scan).
+under them instead (see train.features.extraction and curate.scan).
 """
 
 from __future__ import annotations
@@ -33,10 +33,9 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from .dataset_layout import LOCK, LOCK_HOLDER
 from .errors import UserError
 
-LOCK_NAME = ".retrainkit.lock"
-HOLDER_NAME = ".retrainkit.lock.json"
 #: datasets this process holds, with how deeply: the lock is re-entrant within a process
 _held: dict[Path, int] = {}
 _HELD_LOCK = threading.Lock()
@@ -64,7 +63,7 @@ def dataset_lock(root: str | os.PathLike, command: str, wait: bool,
             with _HELD_LOCK:
                 _held[key] -= 1
         return
-    lock = FileLock(root / LOCK_NAME, thread_local=False)
+    lock = FileLock(root / LOCK, thread_local=False)
     try:
         lock.acquire(timeout=0)
     except Timeout:
@@ -89,7 +88,7 @@ def dataset_lock(root: str | os.PathLike, command: str, wait: bool,
     finally:
         with _HELD_LOCK:
             _held.pop(key, None)
-        (root / HOLDER_NAME).unlink(missing_ok=True)
+        (root / LOCK_HOLDER).unlink(missing_ok=True)
         lock.release()
 
 
@@ -109,7 +108,7 @@ def file_lock(path: Path, what: str, timeout: float = 30.0) -> Iterator[None]:
 
 def read_holder(root: Path) -> dict | None:
     try:
-        return json.loads((root / HOLDER_NAME).read_text(encoding="utf-8"))
+        return json.loads((root / LOCK_HOLDER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
 
@@ -127,9 +126,9 @@ def _who(holder: dict) -> str:
 
 def _write_holder(root: Path, command: str) -> None:
     note = {"command": command, "pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
-    temporary = root / f"{HOLDER_NAME}.{os.getpid()}.tmp"
+    temporary = root / f"{LOCK_HOLDER}.{os.getpid()}.tmp"
     temporary.write_text(json.dumps(note), encoding="utf-8")
-    os.replace(temporary, root / HOLDER_NAME)
+    os.replace(temporary, root / LOCK_HOLDER)
 
 
 def _alive(pid: int) -> bool:

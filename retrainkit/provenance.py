@@ -14,9 +14,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-META_DIR = ".collect"
-PHOTOS = "photos.jsonl"
-ATTRIBUTION = "ATTRIBUTION.md"
+from .dataset_layout import ATTRIBUTION, COLLECT_DIR, PHOTOS
 
 
 def append_line(path: Path, record: dict) -> None:
@@ -38,7 +36,7 @@ def note_moves(root: Path, moves: list[tuple[str, str]], why: str) -> int:
         record = by_file.get(old)
         if record is None:
             continue  # not collected (added by hand): no credits to keep
-        append_line(root / META_DIR / PHOTOS, {**record, "label": new.split("/", 1)[0], "file": new, "moved_from": old,
+        append_line(root / COLLECT_DIR / PHOTOS, {**record, "label": new.split("/", 1)[0], "file": new, "moved_from": old,
                                                "moved_why": why, "time": datetime.now(UTC).isoformat(timespec="seconds")})
         noted += 1
     if noted:
@@ -49,7 +47,7 @@ def note_moves(root: Path, moves: list[tuple[str, str]], why: str) -> int:
 def read_records(root: Path) -> dict[str, dict]:
     """The latest record per photo id; a damaged line (a crash mid-write on an odd filesystem) is skipped."""
     records: dict[str, dict] = {}
-    path = root / META_DIR / PHOTOS
+    path = root / COLLECT_DIR / PHOTOS
     if not path.exists():
         return records
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -81,7 +79,7 @@ def write_attribution(root: Path) -> Path:
             owner = r.get("creator") or r.get("ownername") or r.get("owner") or "unknown"
             via = _VIA.get(r.get("source", ""), "")
             lines.append(f"- `{r['file']}`: [{_md(title)}]({r['page_url']}) by {_md(owner)}, {licence}{via}")
-    target = root / META_DIR / ATTRIBUTION
+    target = root / COLLECT_DIR / ATTRIBUTION
     tmp = target.with_suffix(".tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     tmp.replace(target)

@@ -1,7 +1,7 @@
 """The user's cache folder and the toolkit's version: what per-machine state is keyed by and kept in.
 
 Why one place: the shared API-call windows (collector.ratelimit), Commons' one-request lock file and
-the network's measured call size (train.slicing) all live per user, not per dataset, and must agree
+the network's measured call size (retrainkit.model.slicing) all live per user, not per dataset, and must agree
 on where.
 """
 

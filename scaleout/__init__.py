@@ -2,7 +2,7 @@
 
 Needs the `beam` extra (`pip install 'retrainkit[beam]'`); nothing else in the toolkit imports
 this package. The DoFns call the local path's own per-image functions (curate.decode.inspect_bytes,
-train.bottlenecks.vectors_of), so a shard row is what `curate review` and `train` compute here.
+train.features.extraction.vectors_of), so a shard row is what `curate review` and `train` compute here.
 
     >>> from scaleout import embed                                     # doctest: +SKIP
     >>> embed("gs://bucket/photos", "gs://bucket/features/photos",     # doctest: +SKIP

@@ -2,7 +2,7 @@
 
 Why our own handler: Beam's stock TensorFlow handler loads models through
 `tf.keras.models.load_model`, which cannot load a `tf.Module` SavedModel under Keras 3, and it
-would not do our preprocessing. This one calls train.bottlenecks.vectors_of, extraction's own
+would not do our preprocessing. This one calls train.features.extraction.vectors_of, extraction's own
 bytes -> vector path (EXIF, crop, resize, normalisation, one graph call per batch), so a vector
 from a cluster equals the local bottleneck cache's (a test holds them to 1e-5).
 """
@@ -28,16 +28,16 @@ class BackboneHandler(ModelHandler):
         self.image_size = image_size
 
     def load_model(self):
-        from train.quiet_tf import import_tensorflow
+        from retrainkit.quiet_tf import import_tensorflow
 
         import_tensorflow()
-        from train import backbones
+        from train.network import backbones
 
         return backbones.load(self.backbone_spec, self.image_size)
 
     def run_inference(self, batch: Sequence[tuple[ImageRecord, bytes]], model, inference_args: dict[str, Any] | None = None
                       ) -> Iterable[PredictionResult]:
-        from train.bottlenecks import job_for, vectors_of
+        from train.features.extraction import job_for, vectors_of
 
         jobs = [job_for(Path(""), record) for record, _ in batch]  # the bytes are in hand: the path names them only
         vectors, failed = vectors_of(model, [(job, data) for job, (_, data) in zip(jobs, batch)])
@@ -53,7 +53,7 @@ class BackboneHandler(ModelHandler):
 
 
 def backbone_tag(backbone) -> str:
-    """What the shards' `backbone` column holds: the cache id plus the pixels version (see train.features_import)."""
-    from train.bottlenecks import PIXELS_VERSION
+    """What the shards' `backbone` column holds: the cache id plus the pixels version (see train.features.shards_import)."""
+    from train.features.cache import PIXELS_VERSION
 
     return f"{backbone.id}{PIXELS_VERSION}"

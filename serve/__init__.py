@@ -4,7 +4,7 @@
     >>> app = create_app("models/flowers")                 # a WSGI app: waitress, gunicorn, ...
 
 It depends on the exported model's contract (saved_model with serving_default(image_bytes),
-labels.txt, model.json, metrics.json) through `train.classify.Classifier`, the very class
+labels.txt, model.json, metrics.json) through `retrainkit.model.Classifier`, the very class
 `classify` uses, so the web answer is `classify`'s answer.
 """
 

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import time
 from pathlib import Path
 
 from flask import Flask, Request, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
-from train.errors import TrainError, UndecodableImage
-from train.image_bytes import check_model_dir, converted
+from retrainkit.errors import UserError
+from retrainkit.model.card import Calibration, Metrics, ModelCard
+from retrainkit.model.errors import ModelError, UndecodableImage
+from retrainkit.model.folder import check_model_dir
+from retrainkit.model.image_bytes import converted
 
 from .batching import Batcher
 
@@ -37,14 +39,14 @@ class InMemoryRequest(Request):
 def create_app(model_dir: str | Path, *, top_k: int = 3, max_upload_mb: float = 10, save_uploads: str | Path | None = None,
                max_batch: int = 32, max_wait: float = 0.005) -> Flask:
     """The app for a model folder made by `train`; the model is loaded once, here."""
-    from train.classify import Classifier, predictions  # TensorFlow loads here, not when the module is imported
+    from retrainkit.model.classifier import Classifier, predictions  # TensorFlow loads here, not when the module is imported
 
     folder = check_model_dir(model_dir)
     classifier = Classifier(folder)
     # decoded in the request threads where the model has a pixels-in signature (overlapping the network), else in the call
     decode = classifier.pixels if classifier.takes_pixels else None
     batcher = Batcher(classifier.outputs_from_pixels if decode else classifier.outputs, max_batch=max_batch, max_wait=max_wait)
-    about = _about(folder, classifier.labels, classifier.open_set)
+    about = _about(folder, classifier)
     uploads = Path(save_uploads) if save_uploads else None
     if uploads:
         uploads.mkdir(parents=True, exist_ok=True)
@@ -53,7 +55,7 @@ def create_app(model_dir: str | Path, *, top_k: int = 3, max_upload_mb: float = 
     app.request_class = InMemoryRequest
     app.config["MAX_CONTENT_LENGTH"] = int(max_upload_mb * MB)
     app.extensions["batcher"] = batcher
-    app.extensions["open_set"] = classifier.open_set
+    app.extensions["open_set"] = classifier.has_open_set
 
     @app.get("/")
     def page():
@@ -82,7 +84,7 @@ def create_app(model_dir: str | Path, *, top_k: int = 3, max_upload_mb: float = 
         try:
             outputs = batcher.predict(prepared)
         except UndecodableImage as error:
-            raise TrainError(f"{photos[0][0] if len(photos) == 1 else 'one of the photos'}: {error}") from None
+            raise ModelError(f"{photos[0][0] if len(photos) == 1 else 'one of the photos'}: {error}") from None
         found = predictions([name for name, _ in photos], outputs, classifier.labels, top_k)
         if uploads:
             for name, data in photos:
@@ -91,8 +93,8 @@ def create_app(model_dir: str | Path, *, top_k: int = 3, max_upload_mb: float = 
         answers = [_answer(prediction, about["name"], ms) for prediction in found]
         return jsonify(answers[0] if len(answers) == 1 else answers)
 
-    @app.errorhandler(TrainError)
-    def bad_image(error: TrainError):
+    @app.errorhandler(UserError)
+    def bad_image(error: UserError):
         return jsonify({"error": str(error)}), 400
 
     @app.errorhandler(HTTPException)
@@ -108,7 +110,7 @@ def _decoded(decode, data: bytes, name: str):
     try:
         return decode(data)
     except UndecodableImage as error:
-        raise TrainError(f"{name}: {error}") from None
+        raise ModelError(f"{name}: {error}") from None
 
 
 def _uploads() -> list[tuple[str, bytes]]:
@@ -116,7 +118,7 @@ def _uploads() -> list[tuple[str, bytes]]:
     if request.files:
         files = request.files.getlist("image")
         if not files:
-            raise TrainError("no file in the form field 'image'")
+            raise UserError("no file in the form field 'image'")
         return [(f.filename or f"image-{i + 1}", f.read()) for i, f in enumerate(files)]
     return [("body", request.get_data(cache=False))]
 
@@ -127,20 +129,15 @@ def _answer(prediction, model: str, ms: float) -> dict:
             "known": prediction.known, "novelty": prediction.novelty, "model": model, "ms": ms}
 
 
-def _about(folder: Path, labels: list[str], open_set: dict | None) -> dict:
-    description = _json(folder / "model.json")
-    metrics = _json(folder / "metrics.json")
-    test = metrics.get("test", {})
-    known = metrics.get("open_set") or {}
-    return {"name": folder.resolve().name, "labels": labels, "backbone": description.get("backbone", ""),
-            "test_accuracy": test.get("accuracy"), "test_images": test.get("count"),
-            "validation_accuracy": metrics.get("validation_accuracy"),
+def _about(folder: Path, classifier) -> dict:
+    """/api/model: the model card and its test figures; a figure the folder lacks is null."""
+    card: ModelCard | None = classifier.card
+    metrics = Metrics.read_if_any(folder)
+    open_set: Calibration | None = classifier.open_set
+    return {"name": folder.resolve().name, "labels": classifier.labels, "backbone": card.backbone if card else "",
+            "test_accuracy": metrics.test.accuracy if metrics else None, "test_images": metrics.test.count if metrics else None,
+            "validation_accuracy": metrics.validation_accuracy if metrics else None,
             # the calibration of "none of the labels"; null for a model exported before it
-            "open_set": None if open_set is None else {**open_set, "test_kept_pct": known.get("test_kept_pct")}}
-
-
-def _json(file: Path) -> dict:
-    try:
-        return json.loads(file.read_text())
-    except (OSError, ValueError):
-        return {}
+            "open_set": None if not classifier.has_open_set else {
+                **(open_set.as_dict() if open_set else {}),
+                "test_kept_pct": metrics.open_set.test_kept_pct if metrics and metrics.open_set else None}}

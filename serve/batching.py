@@ -47,7 +47,7 @@ class Batcher:
                 self._arriving -= 1
 
     def predict(self, images: list[bytes]) -> Any:
-        """`predict`'s answer for `images` (anything sliced by rows: an array, train.classify.Outputs),
+        """`predict`'s answer for `images` (anything sliced by rows: an array, retrainkit.model.classifier.Outputs),
         computed together with whatever else is waiting."""
         done: Future = Future()
         self._queue.put((images, done))

@@ -13,8 +13,8 @@ import argparse
 import sys
 
 from retrainkit.cli import OneLineParser, at_least_one, run_command
-from train.errors import TrainError
-from train.image_bytes import check_model_dir
+from retrainkit.errors import UserError
+from retrainkit.model.folder import check_model_dir
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(args: argparse.Namespace) -> int:
     check_model_dir(args.model)  # a wrong folder is said before TensorFlow takes seconds to load
     if args.max_upload_mb <= 0:
-        raise TrainError("--max-upload-mb must be above 0")
-    from train.quiet_tf import import_tensorflow
+        raise UserError("--max-upload-mb must be above 0")
+    from retrainkit.quiet_tf import import_tensorflow
 
     import_tensorflow()
     from .app import create_app
@@ -48,8 +48,8 @@ def _serve(args: argparse.Namespace) -> int:
     server = make_server(app, args.host, args.port, args.workers)
     host, port = server.bind_addr[:2]
     shown = f"[{host}]" if ":" in str(host) else host
-    if app.extensions["open_set"] is None:
-        from train.classify import NO_OPEN_SET
+    if not app.extensions["open_set"]:
+        from retrainkit.model.classifier import NO_OPEN_SET
 
         print(f"serve: notice: {args.model} {NO_OPEN_SET}", file=sys.stderr, flush=True)
     print(f"Serving {args.model} on http://{shown}:{port}/  (Ctrl-C to stop)", flush=True)
@@ -70,7 +70,7 @@ def make_server(app, host: str, port: int, threads: int):
     try:
         server.prepare()
     except OSError as error:
-        raise TrainError(f"cannot listen on {host}:{port}: {error.strerror or error}; try another --port") from None
+        raise UserError(f"cannot listen on {host}:{port}: {error.strerror or error}; try another --port") from None
     return server
 
 

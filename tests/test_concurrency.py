@@ -19,7 +19,8 @@ from collector.provenance import read_records
 from curate.cli import main as curate_main
 from curate.rejects import RejectList
 from curate.review_server import ReviewServer
-from retrainkit.locks import HOLDER_NAME, DatasetBusy, dataset_lock
+from retrainkit.dataset_layout import LOCK_HOLDER
+from retrainkit.locks import DatasetBusy, dataset_lock
 from tests.fake_flickr import API_KEY, API_SECRET
 from tests.images import encode, write
 from tests.test_train_pipeline import COLOURS, coloured, tiny_backbone  # noqa: F401 - fixture
@@ -40,7 +41,7 @@ def test_two_collects_into_one_dataset_download_each_photo_once(fake, dataset, t
                "--endpoint", fake.rest_url, "--quiet", "--workers", "2"]
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment(tmp_path))
     deadline = time.monotonic() + 30
-    while not (dataset / HOLDER_NAME).exists() and time.monotonic() < deadline:
+    while not (dataset / LOCK_HOLDER).exists() and time.monotonic() < deadline:
         time.sleep(0.02)
     second = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment(tmp_path))
     (_, err1), (_, err2) = first.communicate(timeout=120), second.communicate(timeout=120)
@@ -55,7 +56,7 @@ def test_two_collects_into_one_dataset_download_each_photo_once(fake, dataset, t
     photo_ids = [path.rsplit("/", 1)[-1].split("_")[0] for path in fake.photo_requests if path.endswith(".jpg")]
     assert len(photo_ids) == len(set(photo_ids)) == 10  # no photo downloaded twice
     assert not any((dataset / ".collect" / "tmp").iterdir())
-    assert not (dataset / HOLDER_NAME).exists()
+    assert not (dataset / LOCK_HOLDER).exists()
 
 
 def test_a_lock_left_by_a_killed_process_is_taken_over(dataset, capsys):
@@ -76,13 +77,13 @@ def test_a_lock_left_by_a_killed_process_is_taken_over(dataset, capsys):
     holder.wait()
     said: list[str] = []
     with dataset_lock(dataset, "curate apply", wait=False, say=said.append):
-        assert json.loads((dataset / HOLDER_NAME).read_text())["pid"] == os.getpid()
+        assert json.loads((dataset / LOCK_HOLDER).read_text())["pid"] == os.getpid()
     assert said and f"pid {holder.pid}" in said[0] and "no longer running" in said[0]
 
 
 def test_train_finishes_and_reports_files_moved_or_changed_while_it_extracts(tiny_backbone, tmp_path, monkeypatch):  # noqa: F811
     """`curate apply` and an editor strike after the first batch of extraction, on photos not yet read."""
-    import train.bottlenecks as bottlenecks
+    import train.features.extraction as bottlenecks
     from train.pipeline import train
 
     tree = tmp_path / "colours"
@@ -93,13 +94,13 @@ def test_train_finishes_and_reports_files_moved_or_changed_while_it_extracts(tin
     original = bottlenecks._decode_batch
     calls = []
 
-    def meanwhile(jobs, prepare, failed):
+    def meanwhile(jobs, decode, failed):
         if not calls:  # another terminal, while train reads its first batch
             assert curate_main(["reject", str(tree), *moved, "--reason", "off-topic"]) == 0
             assert curate_main(["apply", str(tree), "--what", "none"]) == 0
             write(tree / changed, encode(coloured(999, COLOURS["red"])))
         calls.append(len(jobs))
-        return original(jobs, prepare, failed)
+        return original(jobs, decode, failed)
 
     monkeypatch.setattr(bottlenecks, "_decode_batch", meanwhile)
     result = train(tree, out=tmp_path / "model", backbone=tiny_backbone, progress=False, epochs=20, extract_batch=8,

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from train.export import PIXELS_SIGNATURE, SIGNATURE
-from train.export_cli import main as export_main
-from train.preprocess import decoded_pixels
+from retrainkit.model.preprocessing import decoded_pixels
+from train.outputs.export_cli import main as export_main
+from train.outputs.saved_model import PIXELS_SIGNATURE, SIGNATURE
 
 #: scikit-image's cat and coffee cup: no flower (a model of 120 flower photos calls them none of the labels)
 STRANGERS = ("chelsea.png", "coffee.png")
@@ -48,7 +48,7 @@ def photos(exported) -> tuple[list[Path], np.ndarray, dict]:
 
 
 def _png_or_jpeg(path: Path) -> bytes:
-    from train.image_bytes import model_bytes
+    from retrainkit.model.image_bytes import model_bytes
 
     return model_bytes(path)
 
@@ -170,7 +170,7 @@ def test_export_help_and_its_mistakes_do_not_load_tensorflow():
     import subprocess
     import sys
 
-    code = "import sys, train.export_cli; print('tensorflow' in sys.modules)"
+    code = "import sys, train.outputs.export_cli; print('tensorflow' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
 
 
@@ -186,7 +186,7 @@ def test_an_unknown_format_is_one_line_exit_2(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_a_model_from_before_the_pixels_signature_is_one_line_and_still_classifies(exported, photos, tmp_path, capsys):
-    from train.classify import classify
+    from retrainkit.model.classifier import classify
 
     model, _ = exported
     old = tmp_path / "old"

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from retrainkit.model.classifier import classify
 from tests.conftest import SAMPLE_FLOWERS
 from tests.images import encode, write
 from tests.test_train_pipeline import COLOURS, coloured, tiny_backbone  # noqa: F401 - fixture
-from train import efficientnet_lite
-from train.classify import classify
 from train.errors import TrainError
-from train.finetune import ArrayBatches, build_model, calibrated, copy_into_backbone, fine_tune
+from train.finetune.loop import ArrayBatches, build_model, calibrated, copy_into_backbone, fine_tune
 from train.head import build_head
+from train.network import efficientnet_lite
 from train.pipeline import train
 from train.settings import TrainSettings
 
@@ -154,9 +154,10 @@ def test_fine_tuned_export_classifies_like_the_evaluation_and_activations_are_ca
 @pytest.mark.slow
 def test_fine_tune_all_trains_every_layer_from_the_images_with_progress(tmp_path, capsys):
     """The whole network from the files: every layer (the stem too) changes; an ETA is shown."""
-    from train.backbones import load
-    from train.bottlenecks import Job, key_for
-    from train.finetune_images import ImageBatches
+    from train.features.cache import key_for
+    from train.features.extraction import Job
+    from train.finetune.images import ImageBatches
+    from train.network.backbones import load
 
     photos = [(source, label) for label, name in enumerate(("daisy", "sunflowers"))
               for source in sorted((SAMPLE_FLOWERS / name).iterdir())[:6]]
@@ -201,7 +202,7 @@ def test_fine_tune_all_exports_what_it_evaluated(tmp_path):
 def test_fine_tuning_learns_from_one_augmented_variant_at_every_size_unless_told():
     """The variant is what made fine-tuning generalise to other photographers' photos, big set or small;
     the user can ask for any number, 0 included."""
-    from train.preparation import fine_tune_variants
+    from train.inputs import fine_tune_variants
 
     default = TrainSettings()
     assert fine_tune_variants(default, 100) == 1
@@ -218,8 +219,8 @@ def test_fine_tuning_learns_from_one_augmented_variant_at_every_size_unless_told
 def test_a_costlier_top_gets_fewer_examples():
     """fine_tune_max_examples counts examples of Lite0's last block: Lite2's last block costs 1.9x its
     multiply-adds, so a big set gets about half the examples (the same time), a small set all its epochs."""
-    from train.efficientnet_lite import LITE0, VARIANTS
-    from train.finetune import relative_cost
+    from train.finetune.loop import relative_cost
+    from train.network.efficientnet_lite import LITE0, VARIANTS
 
     lite2 = VARIANTS["efficientnet_lite2"]
     assert relative_cost(LITE0, len(LITE0.blocks) - 1) == 1.0
@@ -232,7 +233,7 @@ def test_a_costlier_top_gets_fewer_examples():
 
 
 def test_warm_start_is_sound_only_for_the_same_network_and_labels_and_an_unseen_test_split():
-    from train.warm_start import Previous, sound
+    from train.finetune.warm_start import Previous, sound
 
     previous = Previous([np.zeros(2)], "lite0", 15, ["a", "b"], frozenset({"a/1.jpg", "b/2.jpg"}))
     assert sound(previous, "lite0", 15, ["a", "b"], ["a/3.jpg"])
@@ -245,7 +246,7 @@ def test_warm_start_is_sound_only_for_the_same_network_and_labels_and_an_unseen_
 
 @pytest.mark.slow
 def test_after_a_move_fine_tuning_starts_from_the_last_weights_and_keeps_its_test_split_unseen(tmp_path):
-    from train.warm_start import read
+    from train.finetune.warm_start import read
 
     dataset = small_flowers(tmp_path / "flowers")
     out = tmp_path / "model"

@@ -13,13 +13,13 @@ from PIL import Image
 
 import curate
 from curate.decode import inspect_file
+from retrainkit.model.classifier import classify
+from retrainkit.model.image_bytes import model_bytes
+from retrainkit.model.preprocessing import decode_upright
 from retrainkit.pixels import to_rgb
 from tests.images import encode, every_mode, transparent_picture, write
 from tests.test_train_pipeline import COLOURS, coloured, options, tiny_backbone  # noqa: F401 - fixtures
-from train.classify import classify
-from train.image_bytes import model_bytes
 from train.pipeline import train
-from train.preprocess import decode_upright
 
 #: Below the working copy (32 px) and well above it, where the reduced decode path is used.
 SIZES = {"small": (24, 20), "large": (300, 200)}

@@ -11,13 +11,13 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from retrainkit.model.classifier import classify
+from retrainkit.model.preprocessing import preprocess
 from tests.conftest import REAL_FLOWERS, USE_SAMPLE
 from tests.test_finetune import small_flowers
-from train import backbones, efficientnet_lite
-from train.classify import classify
 from train.errors import TrainError
+from train.network import backbones, efficientnet_lite
 from train.pipeline import train
-from train.preprocess import preprocess
 
 ESPRESSO, DAISY = 967, 985
 
@@ -96,3 +96,14 @@ def test_lite2_fine_tunes_exports_and_runs_in_mediapipe(tmp_path):
     ours = [prediction.top[0][0] for prediction in served]
     # MediaPipe resizes the whole photo where we crop its centre first, so probabilities differ a little
     assert sum(a == b for a, b in zip(ours, theirs)) >= len(photos) - 1, (ours, theirs)
+
+
+def test_the_settings_know_every_built_in_backbone_by_name():
+    """`fine_tune = "auto"` is decided when the settings are read, from the backbone's name alone."""
+    from train.settings import BUILT_IN_BACKBONES, TrainSettings
+
+    assert tuple(efficientnet_lite.VARIANTS) == BUILT_IN_BACKBONES
+    assert TrainSettings().fine_tuning.blocks == 1 and not TrainSettings().fine_tuning.note
+    sealed = TrainSettings(backbone="https://tfhub.dev/some/feature_vector/5").fine_tuning
+    assert not sealed and "sealed graph" in sealed.note
+    assert TrainSettings(fine_tune="all").fine_tuning.whole and str(TrainSettings(fine_tune="0").fine_tuning) == "0"

@@ -1,10 +1,10 @@
-"""The novelty score and its calibration (train/novelty.py), on feature vectors made to order."""
+"""The novelty score and its calibration (train/judging/novelty.py), on feature vectors made to order."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from train.novelty import NEIGHBOURS, build_reference, scores, unit
+from train.judging.novelty import NEIGHBOURS, build_reference, scores, unit
 
 
 def clusters(rng: np.random.Generator, counts: list[int], dim: int = 32, spread: float = 0.3):

@@ -17,16 +17,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from retrainkit.model.classifier import Classifier, classify
+from retrainkit.model.cli import main as classify_main
+from retrainkit.model.folder import SIGNATURE
 from serve import create_app
 from serve.cli import make_server
 from tests.conftest import SAMPLE_FLOWERS
 from tests.test_review_page import browser, page  # noqa: F401 - fixtures
 from tests.test_serve import get, multipart, post
-from train import backbones
-from train.classify import Classifier, classify
-from train.cli import classify_main
-from train.export import SIGNATURE, export
 from train.head import build_head
+from train.network import backbones
+from train.outputs.saved_model import export
 from train.pipeline import train
 from train.settings import TrainSettings
 

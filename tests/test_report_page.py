@@ -13,9 +13,9 @@ import pytest
 from tests.images import encode, write
 from tests.test_review_page import SCREENSHOTS, browser, page  # noqa: F401 - fixtures
 from tests.test_train_pipeline import COLOURS, coloured, tiny_backbone  # noqa: F401 - fixture
+from train.outputs.report_page import PICTURES, write_report_page
+from train.outputs.report_plots import confusion_figure
 from train.pipeline import train
-from train.report_page import PICTURES, write_report_page
-from train.report_plots import confusion_figure
 
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?(?!data:|#)[^"'\s>]+|https?://|url\(\s*["']?(?!data:)""", re.I)
 

@@ -75,8 +75,9 @@ def beam_run(tmp_path_factory):
 
 
 def test_beam_rows_equal_the_local_scan_and_bottleneck_cache(beam_run):
-    from train import backbones
-    from train.bottlenecks import BottleneckCache, extract, job_for, key_for
+    from train.features.cache import BottleneckCache, key_for
+    from train.features.extraction import extract, job_for
+    from train.network import backbones
 
     base, expected, stdout = beam_run
     rows = _rows(base / "out" / "tree")
@@ -184,7 +185,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
 
 def test_without_the_extra_nothing_imports_beam():
     probe = ("import sys, collector.cli, curate.cli, train.cli, serve.cli, train.pipeline, curate.records_import, "
-             "train.features_import; print('apache_beam' in sys.modules)")
+             "train.features.shards_import; print('apache_beam' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert done.returncode == 0, done.stderr[-2000:]

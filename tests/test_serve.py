@@ -16,12 +16,12 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 
+from retrainkit.model.classifier import classify
 from serve import create_app
 from serve.cli import make_server
 from tests.images import encode, png_bomb, write
 from tests.test_review_page import SCREENSHOTS, browser, page  # noqa: F401 - fixtures
 from tests.test_train_pipeline import COLOURS, coloured, tiny_backbone  # noqa: F401 - fixture
-from train.classify import classify
 from train.pipeline import train
 
 
@@ -202,9 +202,9 @@ def test_the_upload_check_refuses_exactly_what_a_full_decode_refuses(progressive
 
     from PIL import Image
 
+    from retrainkit.model.errors import ModelError
+    from retrainkit.model.image_bytes import checked
     from tests.images import picture
-    from train.errors import TrainError
-    from train.image_bytes import checked
 
     whole = encode(picture(5, 480, 360), progressive=progressive, quality=90)
     for cut in list(range(200, len(whole), max(1, len(whole) // 40))) + [len(whole) - 2, len(whole) - 1, len(whole)]:
@@ -218,7 +218,7 @@ def test_the_upload_check_refuses_exactly_what_a_full_decode_refuses(progressive
         try:
             checked(data, "upload")
             refused = False
-        except TrainError:
+        except ModelError:
             refused = True
         assert refused != full_decode_ok, (cut, len(whole))
 
@@ -306,8 +306,8 @@ def test_one_bad_photo_in_a_shared_model_call_fails_only_its_own_request():
 
 
 def test_top_k_below_one_is_refused_alike_by_classify_and_serve(capsys):
+    from retrainkit.model.cli import main as classify_main
     from serve.cli import main as serve_main
-    from train.cli import classify_main
 
     for main, argv in ((classify_main, ["model", "photo.jpg", "--top-k", "0"]), (serve_main, ["model", "--top-k", "0"]),
                        (serve_main, ["model", "--workers", "none"])):
@@ -316,3 +316,23 @@ def test_top_k_below_one_is_refused_alike_by_classify_and_serve(capsys):
         assert stopped.value.code == 2
         error = capsys.readouterr().err.strip()
         assert "\n" not in error and ("must be at least 1, got 0" in error or "must be a whole number, got 'none'" in error), error
+
+
+def test_serving_a_model_loads_no_training_code(model, tmp_path):
+    """serve and classify run on the model package alone: loading a model and answering photos imports no module of train/."""
+    photo = tmp_path / "red.jpg"
+    write(photo, encode(coloured(7, COLOURS["red"])))
+    script = f"""
+import sys
+from serve.app import create_app
+from serve.cli import build_parser
+from retrainkit.model.cli import main as classify_main
+app = create_app({str(model)!r})
+answer = app.test_client().post("/api/classify", data=open({str(photo)!r}, "rb").read())
+assert answer.status_code == 200, answer.get_json()
+assert classify_main([{str(model)!r}, {str(photo)!r}, "--json"]) == 0
+print("train modules:", sorted(name for name in sys.modules if name == "train" or name.startswith("train.")))
+"""
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert "train modules: []" in ran.stdout, ran.stdout

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from train import slicing
-from train.efficientnet_lite import LITE0
+from retrainkit.model import slicing
+from train.network.efficientnet_lite import LITE0
 
 
 def test_slices_join_back_every_kind_of_output():

@@ -13,10 +13,11 @@ import curate
 from curate.record import ImageRecord
 from tests.images import encode, write
 from tests.test_train_pipeline import COLOURS, tiny_backbone  # noqa: F401 - fixture
-from train import backbones, novelty
-from train import suspects as suspects_module
-from train.bottlenecks import BottleneckCache, key_for
 from train.cli import train_main
+from train.features.cache import BottleneckCache, key_for
+from train.judging import novelty
+from train.judging import suspects as suspects_module
+from train.network import backbones
 from train.pipeline import find_suspects_in, train
 from train.settings import TrainSettings
 from train.split import folds
@@ -161,7 +162,7 @@ def test_suspects_json_is_never_left_half_written(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_off_topic_suspects_come_from_the_models_novelty_score(tmp_path, options, monkeypatch):
-    """The suspects step judges distance with train/novelty.py's label distances, the very rule behind the
+    """The suspects step judges distance with train/judging/novelty.py's label distances, the very rule behind the
     exported model's "none of the labels": a photo that rule puts far from every label becomes off-topic."""
     root = clean_tree(tmp_path / "clean")
     find_suspects_in(root, **options)  # also fills the cache, where the chosen photo's features are read from

@@ -14,13 +14,13 @@ from PIL import Image, ImageOps
 from curate.record import ImageRecord
 from tests.conftest import REAL_FLOWERS, USE_SAMPLE
 from tests.images import encode, picture
-from train.split import TEST, TRAIN, VALIDATION, split
-from train.torch_pickle import (
+from train.network.torch_pickle import (
     MAGIC_NUMBER,
     PROTOCOL_VERSION,
     UnsafePickleError,
     load_legacy_state_dict,
 )
+from train.split import TEST, TRAIN, VALIDATION, split
 
 # -- the restricted unpickler ----------------------------------------------------------------------
 
@@ -51,7 +51,7 @@ def test_unpickler_refuses_globals_in_the_header(tmp_path):
 
 
 def test_unpickler_reads_the_real_weights_exactly():
-    from train.efficientnet_lite import LITE0
+    from train.network.efficientnet_lite import LITE0
     weights_file = LITE0.weights_file
 
     state = load_legacy_state_dict(weights_file())
@@ -71,9 +71,9 @@ def test_unpickler_reads_the_real_weights_exactly():
 
 @pytest.mark.slow
 def test_imagenet_head_calls_daisies_daisy():
-    from train import efficientnet_lite
-    from train.backbones import load
-    from train.preprocess import preprocess
+    from retrainkit.model.preprocessing import preprocess
+    from train.network import efficientnet_lite
+    from train.network.backbones import load
 
     network = efficientnet_lite.LITE0.build(with_classifier=True)
     preprocessing = load("efficientnet_lite0").preprocessing
@@ -96,7 +96,7 @@ def _with_orientation(image: Image.Image, orientation: int, fmt: str) -> bytes:
 @pytest.mark.parametrize("orientation", range(1, 9))
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
 def test_exif_orientation_matches_pillow(orientation, fmt):
-    from train.preprocess import decode_upright
+    from retrainkit.model.preprocessing import decode_upright
 
     stored = picture(orientation, 96, 64)
     data = _with_orientation(stored, orientation, fmt)
@@ -109,10 +109,10 @@ def test_exif_orientation_matches_pillow(orientation, fmt):
 def test_a_batch_prepared_in_one_call_equals_photo_by_photo():
     """Extraction prepares a batch in one graph call; the network must get exactly what the
     per-photo path (the exported model's) gives, plain and augmented."""
-    from train import backbones
-    from train.bottlenecks import graph_preparation
+    from train.features.extraction import decode_graph
+    from train.network import backbones
 
-    preparation = graph_preparation(backbones.load("efficientnet_lite0"))
+    preparation = decode_graph(backbones.load("efficientnet_lite0"))
     files = sorted(p for p in REAL_FLOWERS.glob("*/*.jpg"))[::9][:12]
     data = [f.read_bytes() for f in files]
     keys = [f"photo{i}" for i in range(len(files))]
@@ -123,7 +123,7 @@ def test_a_batch_prepared_in_one_call_equals_photo_by_photo():
 
 
 def test_preprocessing_is_the_central_crop_resized_and_normalised():
-    from train.preprocess import Preprocessing, preprocess
+    from retrainkit.model.preprocessing import Preprocessing, preprocess
 
     image = Image.new("RGB", (400, 200), (255, 0, 0))
     image.paste((0, 0, 255), (0, 0, 100, 200))  # a blue band the 87.5% central square crop cuts off
@@ -171,7 +171,7 @@ def test_tflite_without_the_metadata_schema_says_which_extra_to_install(monkeypa
     import sys
 
     from train.errors import TrainError
-    from train.tflite_metadata import metadata_schema
+    from train.outputs.tflite_metadata import metadata_schema
 
     monkeypatch.setitem(sys.modules, "mediapipe.tasks.metadata", None)  # as if mediapipe were not installed
     with pytest.raises(TrainError, match=r"pip install 'retrainkit\[tflite\]'"):

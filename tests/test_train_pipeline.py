@@ -14,12 +14,14 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from retrainkit.model.classifier import classify
+from retrainkit.model.cli import main as classify_main
 from tests.images import encode, write
 from tests.tiny_backbone import SIZE, build_tiny_backbone
-from train.bottlenecks import BottleneckCache, Job, extract, key_for
-from train.classify import classify
-from train.cli import classify_main, train_main
+from train.cli import train_main
 from train.errors import TrainError
+from train.features.cache import BottleneckCache, key_for
+from train.features.extraction import Job, extract
 from train.pipeline import train
 
 COLOURS = {"red": (200, 40, 40), "green": (40, 180, 60), "blue": (40, 60, 200)}
@@ -123,7 +125,7 @@ def test_the_cli_says_in_one_line_that_nothing_changed(tree, options, capsys):
 
 
 def test_a_killed_extraction_resumes_where_it_stopped(tree, options, tiny_backbone):
-    from train import backbones
+    from train.network import backbones
 
     backbone = backbones.load(tiny_backbone)
     cache = BottleneckCache(tree / ".cache", backbone.id)
@@ -160,7 +162,7 @@ def test_exif_rotated_photo_is_classified_like_the_upright_one(tree, options, tm
 
 
 def test_image_size_comes_from_the_saved_models_signature(tiny_backbone):
-    from train import backbones
+    from train.network import backbones
 
     assert backbones.load(tiny_backbone).preprocessing.image_size == SIZE
 
@@ -243,8 +245,8 @@ def test_tflite_exports_agree_with_the_saved_model(tree, options):
     """Run in LiteRT (ai-edge-litert), the runtime that replaces the deprecated tf.lite.Interpreter."""
     from ai_edge_litert.interpreter import Interpreter
 
-    from train import backbones
-    from train.preprocess import preprocess
+    from retrainkit.model.preprocessing import preprocess
+    from train.network import backbones
 
     train(tree, tflite=True, **options)
     image = tree / "green" / "green-02.jpg"

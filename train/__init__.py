@@ -19,6 +19,6 @@ def __getattr__(name: str):
         from .pipeline import train
         return train
     if name == "classify":
-        from .classify import classify
+        from retrainkit.model.classifier import classify
         return classify
     raise AttributeError(name)

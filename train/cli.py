@@ -1,4 +1,4 @@
-"""`train DATASET` and `classify MODEL IMAGE...`: the shell faces of the train package.
+"""`train DATASET`: the shell face of the train package.
 
 TensorFlow is imported only after the arguments are read, so `--help` and argument mistakes
 answer at once. Our errors become one line and exit code 2 at `retrainkit.cli.run_command`, here.
@@ -7,16 +7,14 @@ answer at once. Our errors become one line and exit code 2 at `retrainkit.cli.ru
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from curate.tree import check_dataset
-from retrainkit.cli import OneLineParser, at_least_one, run_command
+from retrainkit.cli import OneLineParser, run_command
+from retrainkit.quiet_tf import import_tensorflow
 
 from .errors import TrainError
-from .image_bytes import check_model_dir, checked_bytes
-from .quiet_tf import import_tensorflow
 
 
 def build_train_parser() -> argparse.ArgumentParser:
@@ -61,17 +59,6 @@ def build_train_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def build_classify_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="classify", description="Classify images with a model made by train.")
-    parser.add_argument("model", metavar="MODEL_DIR")
-    parser.add_argument("images", nargs="+", metavar="IMAGE")
-    parser.add_argument("--top-k", type=at_least_one, default=3, help="labels to show per image (at least 1; default 3)")
-    parser.add_argument("--json", action="store_true", help="one JSON object per image")
-    parser.add_argument("--closed-set", action="store_true",
-                        help="always name the likeliest labels, even for a photo that is none of them")
-    return parser
-
-
 def train_main(argv: list[str] | None = None) -> int:
     args = build_train_parser().parse_args(argv)
     return run_command("train", lambda: _train(args), "interrupted; extracted bottlenecks are cached, run it again to go on")
@@ -82,7 +69,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.suspects_only and (args.drop_suspects or not args.suspects or args.tflite or args.onnx or args.out):
         raise TrainError("--suspects-only trains no model: leave out --drop-suspects, --no-suspects, --tflite, --onnx and --out")
     if args.onnx:
-        from .exports import ONNX, check_extras
+        from .outputs.exports import ONNX, check_extras
 
         check_extras((ONNX,))  # a missing extra is said now, not after the training
     import_tensorflow()
@@ -108,7 +95,7 @@ def _train(args: argparse.Namespace) -> int:
     print(result.summary())
     if args.onnx:
         # converted from the folder's SavedModel, as retrainkit-export does: also after a train that kept the last model
-        from .exports import ONNX, export_model
+        from .outputs.exports import ONNX, export_model
 
         print(export_model(result.out, (ONNX,)).summary())
     return 0
@@ -124,7 +111,7 @@ def _import_features(args: argparse.Namespace) -> None:
     """The shards into DATASET's scan cache and the bottleneck cache train is about to read."""
     from curate.records_import import import_records
 
-    from .features_import import import_vectors
+    from .features.shards_import import import_vectors
     from .settings import TrainSettings
 
     settings = TrainSettings.load(args.config, cache_dir=args.cache_dir)
@@ -132,39 +119,6 @@ def _import_features(args: argparse.Namespace) -> None:
     vectors = import_vectors(args.features, settings.cache_folder(Path(args.dataset)), progress=not args.quiet)
     if not args.quiet:
         print(f"{records.summary()}\n{vectors.summary()}", file=sys.stderr, flush=True)
-
-
-def classify_main(argv: list[str] | None = None) -> int:
-    args = build_classify_parser().parse_args(argv)
-    return run_command("classify", lambda: _classify(args), "interrupted")
-
-
-def _classify(args: argparse.Namespace) -> int:
-    check_model_dir(args.model)
-    encoded = [checked_bytes(path) for path in args.images]  # refuse a non-image before TensorFlow loads
-    import_tensorflow()
-
-    from .classify import NO_OPEN_SET, Classifier
-
-    classifier = Classifier(args.model)
-    if classifier.open_set is None and not args.closed_set:
-        print(f"classify: notice: {args.model} {NO_OPEN_SET}", file=sys.stderr)
-    for prediction in classifier.classify_encoded(args.images, encoded, top_k=args.top_k):
-        print(_shown(prediction, args.json, args.closed_set))
-    return 0
-
-
-def _shown(prediction, as_json: bool, closed_set: bool) -> str:
-    """One line per photo: its labels, or "none of the labels" with the closest one."""
-    if as_json:
-        answer = {"image": prediction.path, "top": [{"label": label, "probability": round(p, 6)} for label, p in prediction.top]}
-        if not closed_set:
-            answer.update(known=prediction.known, novelty=prediction.novelty)
-        return json.dumps(answer)
-    if prediction.known is False and not closed_set:
-        label, probability = prediction.top[0]
-        return f"{prediction.path}: none of the labels (closest: {label} {probability * 100:.1f}%)"
-    return f"{prediction.path}: " + ", ".join(f"{label} {p * 100:.1f}%" for label, p in prediction.top)
 
 
 if __name__ == "__main__":

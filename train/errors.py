@@ -12,7 +12,3 @@ class TrainError(UserError):
 class ConversionFailed(InternalFailure):
     """A converter (tf2onnx, the TFLite converter) failed on a model: ours to fix, not the user's; exit 1."""
 
-
-class UndecodableImage(TrainError):
-    """The model's own decoder refused a photo (truncated or damaged data): `serve` checks uploads by header only
-    and leaves the proof to that decode, so a bad upload is found in the batch and answered alone."""

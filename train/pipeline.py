@@ -1,7 +1,7 @@
 """`train()`: a curated folder-per-label tree in, an exported classifier and its report out.
 
 The steps, each in its own module:
-1. `preparation.prepare`: curate's usable images and near-duplicate groups, `split`'s placement,
+1. `inputs.gather_inputs`: curate's usable images and near-duplicate groups, `split`'s placement,
    the bottlenecks (and activations at the cut) extracted into their caches, as `Examples` per split;
 2. `head.train_head`: the softmax layer on the training bottlenecks, early-stopped on validation;
 3. `suspects` (unless `suspects=False`): every photo judged out of fold, into .curate/suspects.json;
@@ -12,7 +12,6 @@ The steps, each in its own module:
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
@@ -22,20 +21,21 @@ from pathlib import Path
 
 import numpy as np
 
-from .evaluate import Evaluation, curve, evaluate, prepare_out, write_outputs
-from .export import export
-from .finetune_step import FineTuned, fine_tune_step
+from retrainkit.model.card import Metrics
+
+from .finetune.step import FineTuned, fine_tune_step
+from .finetune.warm_start import Previous
+from .finetune.warm_start import read as read_warm_start
 from .head import History, accuracy, probabilities, train_head
-from .novelty_space import novelty_space
-from .open_set import OpenSet, open_set
-from .preparation import Prepared, groups_of, prepare, survey
-from .report_page import write_report_page
+from .inputs import TrainingInputs, gather_inputs, groups_of, survey
+from .judging.novelty_space import novelty_space
+from .judging.open_set import OpenSet, open_set
+from .judging.suspects import SuspectReport, find_suspects, write_suspects
+from .outputs.evaluate import Evaluation, clear_model_folder, curve, evaluate, write_outputs
+from .outputs.report_page import PAGE_NAME, write_report_page
+from .outputs.saved_model import export
 from .reuse import fingerprint, forget, last_summary, remember
-from .settings import FINE_TUNE_ALL
 from .split import TEST, TRAIN, VALIDATION, folds
-from .suspects import SuspectReport, find_suspects, write_suspects
-from .warm_start import Previous
-from .warm_start import read as read_warm_start
 
 #: Fold heads train for the main head's early-stopped epoch count, but never fewer than this.
 MIN_FOLD_EPOCHS = 10
@@ -83,7 +83,7 @@ class TrainResult:
             lines += ["", self.suspects.summary(self.dataset)]
         if self.fine_tuned is not None:
             tuned = self.fine_tuned
-            what = "the whole backbone" if tuned.blocks == FINE_TUNE_ALL else f"the last {tuned.blocks} block(s) of the backbone"
+            what = "the whole backbone" if tuned.tuning.whole else f"the last {tuned.tuning.blocks} block(s) of the backbone"
             start = (" Started from the last run's fine-tuned weights (the same backbone and labels; no test photo was "
                      "trained on), so one epoch sufficed.") if tuned.warm_started else ""
             lines += ["", f"Fine-tuned {what} with the head: validation accuracy "
@@ -121,7 +121,7 @@ def train(dataset: str | os.PathLike, *, out: str | os.PathLike | None = None, c
     """
     started = time.perf_counter()
     if tflite:
-        from .tflite_metadata import metadata_schema
+        from .outputs.tflite_metadata import metadata_schema
 
         metadata_schema()  # a missing extra is said now, not after the training
     surveyed = survey(dataset, config, progress, options)
@@ -130,9 +130,9 @@ def train(dataset: str | os.PathLike, *, out: str | os.PathLike | None = None, c
     said = None if force else last_summary(target, key)
     if said is not None:
         return _kept(target, surveyed.root, said, time.perf_counter() - started)
-    run = prepare(dataset, config, progress, options, surveyed=surveyed)
+    run = gather_inputs(dataset, config, progress, options, surveyed=surveyed)
     previous = None if force else read_warm_start(target)  # read before anything in the folder is rewritten
-    prepare_out(target)
+    clear_model_folder(target)
     forget(target)
     head, history = _train_head(run, target / "logs", progress)
     judge = suspects and not drop_suspects  # --drop-suspects judges them inside _finish, before training again
@@ -155,19 +155,19 @@ def train(dataset: str | os.PathLike, *, out: str | os.PathLike | None = None, c
 
 def _kept(target: Path, root: Path, said: str, seconds: float) -> TrainResult:
     """The last train's result, read back from its model folder (its test split scored as it was)."""
-    metrics = json.loads((target / "metrics.json").read_text())
-    labels = list(metrics["labels"])
-    rows = metrics.get("test_predictions", [])
+    metrics = Metrics.read(target)
+    labels = list(metrics.labels)
+    rows = metrics.test_predictions
     index = {label: i for i, label in enumerate(labels)}
     probabilities = np.array([row["probabilities"] for row in rows], dtype=np.float32).reshape(len(rows), len(labels))
     truth = np.array([index[row["true"]] for row in rows], dtype=np.int64)
     evaluation = evaluate(probabilities, truth, [row["path"] for row in rows], labels)
     return TrainResult(out=target, labels=labels, evaluation=evaluation, history=History(),
-                       validation_accuracy=float(metrics.get("validation_accuracy", 0.0)), images=dict(metrics.get("images", {})),
-                       seconds=seconds, dataset=root, report_page=target / "report.html", reused=said)
+                       validation_accuracy=metrics.validation_accuracy, images=dict(metrics.images),
+                       seconds=seconds, dataset=root, report_page=target / PAGE_NAME, reused=said)
 
 
-def _finish(run: Prepared, target: Path, head, history: History, tflite: bool, drop_suspects: bool, progress: bool,
+def _finish(run: TrainingInputs, target: Path, head, history: History, tflite: bool, drop_suspects: bool, progress: bool,
             started: float, previous: Previous | None = None) -> TrainResult:
     """Fine-tune, evaluate, export and report; with `drop_suspects`, first train again without them."""
     settings, data, labels = run.settings, run.data, run.labels
@@ -192,7 +192,7 @@ def _finish(run: Prepared, target: Path, head, history: History, tflite: bool, d
 
     export(target, run.backbone, head, labels, known.reference, novelty_cut=space.cut)
     if tflite:
-        from .exports import TFLITE, export_model
+        from .outputs.exports import TFLITE, export_model
 
         export_model(target, (TFLITE,), calibration=[run.root / r.path for r in run.usable if run.placement[r.path] == TRAIN])
     counts = {name: data[name].photos() for name in (TRAIN, VALIDATION, TEST)}
@@ -200,7 +200,7 @@ def _finish(run: Prepared, target: Path, head, history: History, tflite: bool, d
     if fine_tuned is not None:
         curves["fine_tune"] = curve(fine_tuned.history.curve, fine_tuned.history.best_epoch)
     write_outputs(target, root=run.root, evaluation=evaluation, placement=run.placement, labels=labels,
-                  backbone=run.backbone.name, settings=settings.__dict__, validation_accuracy=validation_accuracy,
+                  backbone=run.backbone.name, settings=settings.as_run(), validation_accuracy=validation_accuracy,
                   counts=counts, test=test, test_probabilities=test_probabilities, dropped=dropped, curves=curves,
                   seconds=time.perf_counter() - started, open_set=known.metrics(), test_novelty=known.test_novelty)
     return TrainResult(out=target, labels=labels, evaluation=evaluation, history=history,
@@ -216,19 +216,19 @@ def find_suspects_in(dataset: str | os.PathLike, *, config: str | os.PathLike | 
 
     For the flow collect -> curate review -> find suspects -> review -> train.
     """
-    run = prepare(dataset, config, progress, options)
+    run = gather_inputs(dataset, config, progress, options)
     with tempfile.TemporaryDirectory() as logs:
         _, history = _train_head(run, Path(logs), False)
     return _judge(run, history.best_epoch)
 
 
-def _train_head(run: Prepared, logs: Path, progress: bool):
+def _train_head(run: TrainingInputs, logs: Path, progress: bool):
     training, validation = run.data[TRAIN], run.data[VALIDATION]
     return train_head(training.features, training.labels, validation.features, validation.labels, len(run.labels),
                       run.settings, logs, progress)
 
 
-def _judge(run: Prepared, best_epoch: int) -> SuspectReport:
+def _judge(run: TrainingInputs, best_epoch: int) -> SuspectReport:
     """Out-of-fold suspects over every usable image, written to DATASET/.curate/suspects.json."""
     started = time.perf_counter()
     index = {label: i for i, label in enumerate(run.labels)}

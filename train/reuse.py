@@ -18,7 +18,7 @@ from pathlib import Path
 
 from retrainkit.user_cache import toolkit_version
 
-from .preparation import Survey
+from .inputs import Survey
 
 INPUTS_NAME = "inputs.json"
 #: raised when what a model folder holds, or how it is made, changes in a way the fingerprint would not see

@@ -6,12 +6,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from retrainkit.config import load_section
+from retrainkit.dataset_layout import CACHE_DIR
 
 from .errors import TrainError
 
 #: `--fine-tune all`: every layer of the backbone trains, from the images.
 FINE_TUNE_ALL = "all"
-#: The default: the last block with the built-in backbone, off with a TF Hub or SavedModel one; see resolved().
+#: The default: the last block with the built-in backbone, off with a TF Hub or SavedModel one; see FineTune.of().
 #: At every size measured it does not lose to the frozen head (bench/finetune.py, 5 folds x 3 partitions:
 #: +1.0 points at 20 photos a label, +0.9 at 50, +1.4 on all of flowers-dev), so no size keeps it off.
 FINE_TUNE_AUTO = "auto"
@@ -20,6 +21,42 @@ FINE_TUNE_AUTO = "auto"
 FINE_TUNE_DEFAULT_BLOCKS = 1
 #: Deeper cuts cache activations too large per image (block 8 in: 14x14x80 floats, 63 KB).
 MAX_FINE_TUNE_BLOCKS = 8
+#: The backbones built into the toolkit (train/network/efficientnet_lite.py's VARIANTS, named here so that
+#: reading the settings needs no TensorFlow); only they can be fine-tuned.
+BUILT_IN_BACKBONES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
+SEALED_NOTE = ("Not fine-tuned: a TF Hub or SavedModel backbone is a sealed graph; the default fine-tunes the built-in "
+               "backbone only.")
+
+
+@dataclass(frozen=True)
+class FineTune:
+    """What fine-tuning does in a run, decided when the settings are read: off, the backbone's last
+    `blocks` blocks (from activations cached at the cut), or the `whole` network (from the images)."""
+
+    blocks: int = 0
+    whole: bool = False
+    #: why the default left it off, in one line ("" when it was asked for or is on)
+    note: str = ""
+
+    @property
+    def on(self) -> bool:
+        return self.whole or self.blocks > 0
+
+    def __bool__(self) -> bool:
+        return self.on
+
+    def __str__(self) -> str:
+        """As the setting spells it: "0" (off), "1".."8", or "all"."""
+        return FINE_TUNE_ALL if self.whole else str(self.blocks)
+
+    @classmethod
+    def of(cls, spelled: str, backbone: str) -> FineTune:
+        """The setting as written ("auto", "0".."8", "all", already checked) for this backbone."""
+        if spelled == FINE_TUNE_AUTO:
+            if backbone not in BUILT_IN_BACKBONES:
+                return cls(note=SEALED_NOTE)
+            return cls(blocks=FINE_TUNE_DEFAULT_BLOCKS)
+        return cls(whole=True) if spelled == FINE_TUNE_ALL else cls(blocks=int(spelled))
 
 
 @dataclass(frozen=True)
@@ -48,9 +85,9 @@ class TrainSettings:
     #: images decoded per batch when extracting bottlenecks (and the network's batch on a GPU; a CPU runs
     #: it on slicing.CPU_SLICE photos at a time, which is faster there)
     extract_batch: int = 32
-    #: fine-tuning: how many of the backbone's last blocks to train with the head (0 = off; 1-8), "all" for
-    #: the whole network, trained from the images, or "auto": the last block with the built-in backbone,
-    #: else off (a string, so TOML takes all of them)
+    #: fine-tuning as written: how many of the backbone's last blocks to train with the head (0 = off; 1-8),
+    #: "all" for the whole network, trained from the images, or "auto": the last block with the built-in
+    #: backbone, else off (a string, so TOML takes all of them). What a run does is `fine_tuning`, a FineTune.
     fine_tune: str = FINE_TUNE_AUTO
     fine_tune_epochs: int = 15
     #: the starting learning rate, which decays to 0 over fine_tune_epochs (cosine)
@@ -72,10 +109,10 @@ class TrainSettings:
     #: test split does not show (bench/README.md, bench/finetune_time.py); 0 saves that pass
     fine_tune_variants: int = 1
     #: photos per call of the whole network on a CPU; 0 (the default) measures this machine's best at
-    #: first use and keeps it in the user's cache (train/slicing.py; RETRAINKIT_PHOTOS_PER_CALL too)
+    #: first use and keeps it in the user's cache (retrainkit/model/slicing.py; RETRAINKIT_PHOTOS_PER_CALL too)
     photos_per_call: int = 0
     #: "none of the labels": the share of real photos (percent) the novelty threshold keeps, set on photos
-    #: the model's reference does not contain (train/novelty.py); 98 aims at 2% of real photos called
+    #: the model's reference does not contain (train/judging/novelty.py); 98 aims at 2% of real photos called
     #: unknown, the bench's goal (bench/open_set.py)
     known_pct: float = 98.0
     #: folds of the cross-validation that judges suspects (each image by a head that never saw it)
@@ -136,32 +173,27 @@ class TrainSettings:
             return self.fine_tune_epochs
         return max(1, min(self.fine_tune_epochs, int(self.fine_tune_max_examples / max(cost, 1e-9)) // examples))
 
-    def resolved(self, built_in_backbone: bool) -> tuple[TrainSettings, str]:
-        """These settings with "auto" made "1" or "0" for this run, and why it is off in one line ("" otherwise)."""
-        if self.fine_tune != FINE_TUNE_AUTO:
-            return self, ""
-        if not built_in_backbone:
-            return self.but(fine_tune="0"), ("Not fine-tuned: a TF Hub or SavedModel backbone is a sealed graph; the "
-                                             "default fine-tunes the built-in backbone only.")
-        return self.but(fine_tune=str(FINE_TUNE_DEFAULT_BLOCKS)), ""
-
     @property
-    def fine_tuning(self) -> bool:
-        """After resolved(): whether this run fine-tunes."""
-        return self.fine_tune not in ("0", FINE_TUNE_AUTO)
+    def fine_tuning(self) -> FineTune:
+        """What this run's fine-tuning does ("auto" already decided for the backbone); false when it is off."""
+        return FineTune.of(self.fine_tune, self.backbone)
 
     @property
     def fine_tune_all(self) -> bool:
-        return self.fine_tune == FINE_TUNE_ALL
+        return self.fine_tuning.whole
 
     @property
     def fine_tune_blocks(self) -> int:
         """The last blocks unfrozen; 0 with "all", which trains from the images instead of a cut."""
-        return 0 if self.fine_tune_all else int(self.fine_tune)
+        return self.fine_tuning.blocks
+
+    def as_run(self) -> dict:
+        """The settings as metrics.json records them: fine-tuning as the run did it ("1", not "auto")."""
+        return {**self.__dict__, "fine_tune": str(self.fine_tuning)}
 
     def cache_folder(self, dataset_root: Path) -> Path:
         """Where the bottleneck and activation caches live: --cache-dir, else DATASET/.cache."""
-        return Path(self.cache_dir) if self.cache_dir else dataset_root / ".cache"
+        return Path(self.cache_dir) if self.cache_dir else dataset_root / CACHE_DIR
 
     def but(self, **changes: object) -> TrainSettings:
         return replace(self, **changes).checked()

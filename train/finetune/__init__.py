@@ -1,0 +1,1 @@
+"""Fine-tuning: the loop, the step of `train` that runs it, its image batches, temperature scaling and the warm start."""

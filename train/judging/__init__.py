@@ -1,0 +1,1 @@
+"""Judging photos: suspects (mislabelled or off-topic), novelty and the open set ("none of the labels")."""

@@ -1,0 +1,1 @@
+"""The backbone networks: the EfficientNet-Lite family in Keras, its checkpoints, and the other backbones `train` takes."""
