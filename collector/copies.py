@@ -6,7 +6,7 @@ and Openverse indexes both), and a dataset with the same photo twice leaks it ac
 The hash and the distance rule are curate's (`retrainkit.phash`, `[collect] near_distance`
 defaulting to curate's `near_distance`). The hashes of files already in the dataset (label folders
 and the quarantine) are cached in `.collect/phashes.sqlite`, keyed by path, size and mtime, so a
-top-up hashes only what is new. bench/collect.py measures the check's share of a download.
+top-up hashes only what is new. bench/collect_sources.py measures the check's share of a download.
 
     >>> kept = KeptPictures(max_distance=10)
     >>> kept.claim(0b1011, "rose/1.jpg") is None

@@ -138,8 +138,9 @@ def make_session(policy: RetryPolicy, pool_size: int = 10, pauses: HostPauses | 
     session.mount("https://", adapter)
     session.headers["User-Agent"] = agent
     if not urllib.request.getproxies():
-        # requests scans the whole environment on every request looking for proxies: a third of our
-        # CPU per photo. With no proxy configured there is nothing to find. (With one, requests'
-        # own handling stays, NO_PROXY included.)
+        # requests scans the whole environment on every request looking for proxies, a large share of
+        # our CPU per photo (bench/collect.py prints the CPU per image; figures in bench/README.md). With
+        # no proxy configured there is nothing to find. (With one, requests' own handling stays, NO_PROXY
+        # included.)
         session.trust_env = False
     return session

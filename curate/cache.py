@@ -1,7 +1,8 @@
 """The scan cache: one SQLite file under `dataset/.curate/`, keyed by path + size + mtime.
 
-Why SQLite: one file, atomic commits (a killed scan keeps everything it committed), and a
-10,000-row read in milliseconds, so an unchanged tree rescans in well under a second. Records
+Why SQLite: one file, atomic commits (a killed scan keeps everything it committed), and fast
+reads of many rows, so an unchanged tree rescans quickly (bench/curate.py times the cached second
+scan; figures in bench/README.md). Records
 are stored as JSON so a new field does not need a migration; SCAN_VERSION invalidates rows made
 by an older decoder, whose hashes would not be comparable.
 """

@@ -76,8 +76,8 @@ class _ChunkIndex:
     occupied 22-bit value, so a probe touches that many times fewer entries; and each unordered pair of
     buckets is met once (from the smaller value), so no candidate is generated twice. A probe goes
     through the buckets a slice at a time, so its arrays stay small enough for the CPU caches and
-    the allocator: whole-probe arrays at 10 million hashes (hundreds of MB each) spent a third of the
-    time in the kernel mapping and zeroing fresh pages.
+    the allocator: whole-probe arrays at 10 million hashes (hundreds of MB each) spent much of the
+    time in the kernel mapping and zeroing fresh pages (bench/curate.py --index-only times the search).
     """
 
     sorted_hashes: np.ndarray

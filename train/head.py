@@ -83,8 +83,8 @@ def train_head(
     log_dir: Path,
     progress: bool = True,
 ) -> tuple[keras.Model, History]:
-    """A plain training loop in a tf.function: on cached bottlenecks an epoch takes milliseconds,
-    where keras' fit() spends tens of milliseconds per epoch on bookkeeping."""
+    """A plain training loop in a tf.function: on cached bottlenecks an epoch is little work, and keras'
+    fit() would spend more than that per epoch on bookkeeping."""
     keras.utils.set_random_seed(settings.seed)
     head = build_head(features.shape[1], classes, settings)
     optimizer = keras.optimizers.Adam(settings.learning_rate)

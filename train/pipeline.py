@@ -4,10 +4,11 @@ The steps, each in its own module:
 1. `inputs.gather_inputs`: curate's usable images and near-duplicate groups, `split`'s placement,
    the bottlenecks (and activations at the cut) extracted into their caches, as `Examples` per split;
 2. `head.train_head`: the softmax layer on the training bottlenecks, early-stopped on validation;
-3. `suspects` (unless `suspects=False`): every photo judged out of fold, into .curate/suspects.json;
-4. `finetune_step` (the default with a built-in backbone): the last block trained with the head;
-5. `evaluate`: the test split scored; `open_set`: the "none of the labels" reference and threshold;
-6. `export` (and `tflite`): the SavedModel; `evaluate.write_outputs` and `report_page`: the reports.
+3. `judging.suspects` (unless `suspects=False`): every photo judged out of fold, into .curate/suspects.json;
+4. `finetune.step` (the default with a built-in backbone): the last block trained with the head;
+5. `outputs.evaluate`: the test split scored; `judging.open_set`: the "none of the labels" reference and threshold;
+6. `outputs.saved_model` (and `outputs.exports` for `tflite`): the SavedModel; `outputs.evaluate.write_outputs` and
+   `outputs.report_page`: the reports.
 """
 
 from __future__ import annotations

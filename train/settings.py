@@ -13,11 +13,11 @@ from .errors import TrainError
 #: `--fine-tune all`: every layer of the backbone trains, from the images.
 FINE_TUNE_ALL = "all"
 #: The default: the last block with the built-in backbone, off with a TF Hub or SavedModel one; see FineTune.of().
-#: At every size measured it does not lose to the frozen head (bench/finetune.py, 5 folds x 3 partitions:
-#: +1.0 points at 20 photos a label, +0.9 at 50, +1.4 on all of flowers-dev), so no size keeps it off.
+#: At every size measured it does not lose to the frozen head (bench/finetune.py --per-label N, 5 folds x 3
+#: partitions; figures in bench/README.md), so no size keeps it off.
 FINE_TUNE_AUTO = "auto"
-#: What "auto" fine-tunes: the last block (ten variants of its recipe measured between +0.6 and +1.8 points,
-#: two or more blocks no better).
+#: What "auto" fine-tunes: the last block (ten variants of its recipe measured, none clearly better; two or
+#: more blocks no better: bench/finetune.py, figures in bench/README.md).
 FINE_TUNE_DEFAULT_BLOCKS = 1
 #: Deeper cuts cache activations too large per image (block 8 in: 14x14x80 floats, 63 KB).
 MAX_FINE_TUNE_BLOCKS = 8
@@ -83,7 +83,7 @@ class TrainSettings:
     #: bottleneck cache folder; "" means DATASET/.cache
     cache_dir: str = ""
     #: images decoded per batch when extracting bottlenecks (and the network's batch on a GPU; a CPU runs
-    #: it on slicing.CPU_SLICE photos at a time, which is faster there)
+    #: it in calls of the size measured fastest there: retrainkit/model/slicing.py)
     extract_batch: int = 32
     #: fine-tuning as written: how many of the backbone's last blocks to train with the head (0 = off; 1-8),
     #: "all" for the whole network, trained from the images, or "auto": the last block with the built-in
@@ -93,15 +93,16 @@ class TrainSettings:
     #: the starting learning rate, which decays to 0 over fine_tune_epochs (cosine)
     fine_tune_learning_rate: float = 0.0001
     #: the same for --fine-tune all: every layer moves, so ten times smaller (bench/finetune.py: 1e-4 lost
-    #: a point against the frozen head, 1e-5 did not)
+    #: against the frozen head, 1e-5 did not; figures in bench/README.md)
     fine_tune_all_learning_rate: float = 0.00001
     #: epochs without a better validation loss before fine-tuning stops (the best epoch is kept)
     fine_tune_patience: int = 4
     #: training examples fine-tuning goes through in all at most (0 = no limit): on a big set fewer epochs
-    #: than fine_tune_epochs (an epoch of 3,000 photos holds ten times the steps of one of 300, and the
-    #: 3,030-photo bench kept epoch 4); 20,000 is about 90 s of --fine-tune 1 on 2 cores. Counted in
-    #: examples of Lite0's last block: a costlier top gets proportionally fewer (Lite2's last block
-    #: costs 1.9x the multiply-adds, so 10,500), which keeps the time, not the count, the same
+    #: than fine_tune_epochs (an epoch of 3,000 photos holds ten times the steps of one of 300, and on
+    #: bench/finetune_time.py's 3,030 photos a run without the limit kept an epoch that 20,000 examples
+    #: reach; figures in bench/README.md). Counted in examples of Lite0's last block: a costlier top gets
+    #: proportionally fewer (Lite2's last block costs 1.9x the multiply-adds, so 10,500), which keeps the
+    #: time, not the count, the same
     fine_tune_max_examples: int = 20000
     #: augmented variants of each training photo that fine-tuning learns from, besides the photo (each
     #: costs a pass of the network, extracted once with the activations). One at every size: on photos
@@ -168,7 +169,7 @@ class TrainSettings:
     def fine_tune_epochs_for(self, examples: int, cost: float = 1.0) -> int:
         """fine_tune_epochs, or fewer when that many epochs of `examples` would pass fine_tune_max_examples,
         which counts examples of Lite0's last block: `cost` is an example's cost relative to one of those
-        (finetune.relative_cost), so a costlier top gets fewer examples in the same time."""
+        (finetune.loop.relative_cost), so a costlier top gets fewer examples in the same time."""
         if not self.fine_tune_max_examples or examples <= 0:
             return self.fine_tune_epochs
         return max(1, min(self.fine_tune_epochs, int(self.fine_tune_max_examples / max(cost, 1e-9)) // examples))

@@ -129,7 +129,7 @@ class Classifier:
         return self._pixels_signature is not None
 
     def pixels(self, encoded: bytes) -> np.ndarray:
-        """One photo decoded, cropped and resized as the model's own bytes path does it (preprocess.decoded_pixels).
+        """One photo decoded, cropped and resized as the model's own bytes path does it (preprocessing.decoded_pixels).
 
         Why apart from the model call: `serve` runs this in each request's thread, so decoding overlaps
         the network running on other requests' photos instead of queueing behind it in the model call.

@@ -39,7 +39,7 @@ def decode_upright(contents: tf.Tensor) -> tf.Tensor:
     Large JPEGs are decoded at full scale on purpose: decoding at a reduced DCT scale (libjpeg's
     1/2, 1/4) was measured (bench/train.py --long-side 800) and gained nothing on 800 px photos
     (the entropy decoding it cannot skip is most of the cost), while the extra graph branches cost
-    small photos a tenth of a millisecond each and changed the pixels the model sees.
+    every small photo extra time and changed the pixels the model sees.
     """
     image = tf.io.decode_image(contents, channels=3, expand_animations=False)
     image.set_shape([None, None, 3])
@@ -123,7 +123,7 @@ def exif_orientation(contents: tf.Tensor) -> tf.Tensor:
 
 def _find(data: tf.Tensor, pattern: str) -> tf.Tensor:
     """Index of the first occurrence of `pattern` in the string `data`, or -1: a split in C++, where
-    comparing shifted byte tensors cost most of a millisecond a photo."""
+    comparing shifted byte tensors cost far more per photo (bench/train.py times extraction, which runs this)."""
     pieces = tf.strings.split(data, sep=pattern, maxsplit=1)
     return tf.cond(tf.size(pieces) > 1, lambda: tf.strings.length(pieces[0]), lambda: tf.constant(-1, tf.int32))
 

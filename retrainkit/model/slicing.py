@@ -3,10 +3,10 @@
 Why not the whole batch on a CPU: the first blocks' activations are large (Lite2's second block
 expands each 260 px photo to 130x130x96 floats, 6.5 MB), so a call on 32 photos works through
 hundreds of megabytes that may spill out of the processor's cache, while a few photos at a time
-stay in it. How many fit depends on the processor: on one 2-core machine 4 photos a call ran 1.35x
-faster than 32, on another 0.75x (bench/network_slices.py). So the size is measured at the first
-use of a network on a machine (each of CANDIDATES on a batch of PROBE_PHOTOS zeros, the best of
-three timed rounds: about 3 s for Lite0, 6 s for Lite2 on 2 cores, once) and kept in the user's cache folder, per machine and network;
+stay in it. How many fit depends on the processor: on one 2-core machine 4 photos a call ran faster
+than 32, on another slower (bench/network_slices.py; figures in bench/README.md). So the size is measured
+at the first use of a network on a machine (each of CANDIDATES on a batch of PROBE_PHOTOS zeros, the best
+of three timed rounds: a few seconds, once) and kept in the user's cache folder, per machine and network;
 `RETRAINKIT_PHOTOS_PER_CALL` (or `[train] photos_per_call`) forces a size. A GPU wants wide batches,
 so there the caller's batch goes in whole. The network's top blocks alone, as fine-tuning runs
 them on cached activations, are small and are not sliced. Slices only change how the network is

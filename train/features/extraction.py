@@ -31,10 +31,10 @@ from .cache import BottleneckCache, key_for
 class Job:
     """One vector to compute: `key` in the cache, the file it comes from, and the variant (0 = plain).
 
-    `convert` marks files TensorFlow cannot decode itself (see image_bytes); they are converted in
-    memory to a lossless PNG first. `sha256`, when known, is the content the caller expects: a
-    file that changed since (another command replaced it) is skipped, never cached under the old
-    content's key.
+    `convert` marks files TensorFlow cannot decode itself (see retrainkit.model.image_bytes); they are
+    converted in memory to a lossless PNG first. `sha256`, when known, is the content the caller
+    expects: a file that changed since (another command replaced it) is skipped, never cached under
+    the old content's key.
     """
 
     key: str
@@ -110,10 +110,10 @@ def _feature_function(backbone: Backbone) -> Callable[[tf.Tensor], tf.Tensor]:
 class DecodeGraph:
     """Encoded bytes -> network input, traced once per backbone: `one` photo, or `many` in one call.
 
-    Why `many`: a graph call costs a few hundred microseconds of Python and dispatch besides the
-    work; preparing a batch in one call (a map over the photos inside the graph) took a quarter
-    less CPU per photo on 2 cores, CPU the network then has. `one` finds the photo at fault when
-    a batch fails.
+    Why `many`: a graph call costs Python and dispatch time besides the work; preparing a batch in
+    one call (a map over the photos inside the graph) took less CPU per photo on the 2-core machines
+    measured (bench/train.py; figures in bench/README.md), CPU the network then has. `one` finds the
+    photo at fault when a batch fails.
     """
 
     one: Callable[..., tf.Tensor]
@@ -164,10 +164,10 @@ def _decode_batch(jobs: list[Job], decode: DecodeGraph, failed: dict[Job, str]) 
 
     Why a thread and not tf.data: both the decoding graphs and the network then run their ops on
     TensorFlow's one shared pool of threads. tf.data brings threads of its own, which on the 2-core
-    machines we measured fought the network and made extraction slower than not overlapping at all
-    (bench/train.py: 0.62 of the model-alone speed with tf.data, 0.71 decoding then running, 0.84
-    overlapped this way). The bytes are read here, in Python, so that they can be checked against
-    the content the caller expects before they are decoded.
+    machines we measured fought the network and made extraction slower than not overlapping at all,
+    while overlapping this way came closest to the network alone (bench/train.py measures extraction
+    against the model alone; figures in bench/README.md). The bytes are read here, in Python, so that
+    they can be checked against the content the caller expects before they are decoded.
     """
     read = [(position, job, data) for position, job in enumerate(jobs) if (data := _job_bytes(job, failed)) is not None]
     return decoded_inputs(read, decode, failed)
@@ -177,7 +177,7 @@ def decoded_inputs(read: list[tuple[int, Job, bytes]], decode: DecodeGraph, fail
                     ) -> tuple[list[int], tf.Tensor | None]:
     """(positions, stacked network inputs) of files already read: in one graph call, or photo by photo
     when that call fails, so that only the photos TensorFlow cannot decode are left out (into `failed`).
-    Bytes of a job marked `convert` are converted here (see image_bytes)."""
+    Bytes of a job marked `convert` are converted here (see retrainkit.model.image_bytes)."""
     ready = [(position, job, model_bytes) for position, job, data in read
              if (model_bytes := _model_bytes(job, data, failed)) is not None]
     if not ready:

@@ -2,10 +2,10 @@
 
 Whole-network fine-tuning has no cut point whose activations could be cached: every layer
 changes, so every epoch needs every photo's pixels. Storing the preprocessed pixels would cost
-600 KB a photo; decoding again costs a few milliseconds, less than a tenth of the network's
-forward and backward pass, and lets every epoch see a fresh augmentation of every photo (variant
-number = epoch, so a run is reproducible). Decoding overlaps the network exactly as extraction
-does (extraction.decoded_batches), with the same preprocessing graph, so what the network
+600 KB a photo; decoding again costs little beside the network's forward and backward pass, and
+lets every epoch see a fresh augmentation of every photo (variant number = epoch, so a run is
+reproducible). Decoding overlaps the network exactly as extraction does
+(train.features.extraction.decoded_batches), with the same preprocessing graph, so what the network
 learns from is what the exported model will be given.
 """
 

@@ -8,7 +8,7 @@ Why it is cheap on a CPU: the frozen part's output (the activations entering the
 unfrozen block) is cached per image and per augmentation variant, keyed like the bottlenecks
 (content hash + variant, per backbone and cut point), so an epoch only runs the top blocks.
 `--fine-tune all` has no cut to cache at: the whole network trains from the image files, with a
-fresh random augmentation of every photo in every epoch (finetune_images.py), at the price of
+fresh random augmentation of every photo in every epoch (images.py), at the price of
 running the full network forwards and backwards per photo and epoch: a job for a GPU, which
 TensorFlow uses when it sees one.
 
@@ -62,8 +62,8 @@ class ArrayBatches:
     """Examples already in memory (the activations at the cut, every cached variant as a row).
 
     An epoch goes over every row: each training photo in each of its cached variants. (One
-    variant per photo per epoch, a third of the steps, was measured too: bench/finetune.py's CV
-    gave +0.6 points over the frozen head against +1.4 this way.)
+    variant drawn per photo per epoch, fewer steps, was measured too, and gained less over the
+    frozen head than this way: bench/finetune.py's choices compared, figures in bench/README.md.)
     """
 
     def __init__(self, inputs: np.ndarray, labels: np.ndarray, batch_size: int, seed: int = 0,

@@ -4,7 +4,7 @@ From the head's warm start, on the activations `gather_inputs` cached at the cut
 the image files (`--fine-tune all`); then the trained weights are written back into the backbone so
 that export saves the fine-tuned network, and the validation and test photos are scored through it
 (their features too: the open set's reference lives in the exported network's feature space).
-The training itself is `finetune.py`'s.
+The training itself is `loop.py`'s.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Temperature scaling: how well logits rank the right label, apart from how confident they are.
 
-Fine-tuning's early stopping watches this (`finetune.fine_tune`), and the kept temperature is folded
+Fine-tuning's early stopping watches this (`loop.fine_tune`), and the kept temperature is folded
 into the exported logits layer.
 """
 
@@ -17,9 +17,9 @@ def calibrated(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
 
     Why early stopping watches this and not the raw loss: fine-tuning soon makes the network
     overconfident (training loss near 0), and an overconfident model pays heavily in raw
-    cross entropy for each mistake even while it makes fewer of them. On the 3,030-photo bench the
-    raw validation loss rose from 0.52 to 0.66 in the first epoch while validation accuracy went
-    from 87.1% to 88.5%, so every epoch lost to the warm start. Dividing the logits by one fitted
+    cross entropy for each mistake even while it makes fewer of them. On bench/finetune_time.py's
+    tree the raw validation loss rose in the first epoch while validation accuracy rose too, so every
+    epoch lost to the warm start (figures in bench/README.md). Dividing the logits by one fitted
     number removes the confidence scale and leaves how well the model ranks the right label: the
     comparison early stopping needs. The kept epoch's temperature is folded into the logits layer,
     so the exported probabilities are calibrated too, and the top label is unchanged.

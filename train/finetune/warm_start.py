@@ -20,7 +20,7 @@ import numpy as np
 
 WEIGHTS_NAME = "warm_start.npz"
 #: epochs and patience of a warm-started fine-tuning: the change is small, the weights near their optimum
-#: (one epoch kept the accuracy of a cold run where two cost half its time: bench/retrain.py)
+#: (one epoch kept the accuracy of a cold run in less time than two: bench/retrain.py; figures in bench/README.md)
 WARM_EPOCHS = 1
 WARM_PATIENCE = 1
 

@@ -8,20 +8,21 @@ scores about 0 (`NEAREST_FACTOR`).
 
 Why this score: on flowers-dev with a fifth label held out (bench/open_set.py, and numpy experiments on
 its cached frozen Lite0 features, 5-fold, at a threshold that 2% of the labels' own test photos pass) the
-k-th-nearest distance flags 95-96% of ood-dev's everyday photos (AUROC 0.995); the softmax's
-confidence (MSP) or energy flag 23-30%, relative Mahalanobis 25%, ImageNet-class agreement 80%,
-and neither fusing kNN with those nor power-transforming the features lifted its tail. Per label
-rather than over the whole set, because a label with fewer than k photos would otherwise be
-unlike itself (its k-th nearest photo lies in another label): per label it measured the same on
-flowers-dev (96.5% / AUROC 0.995). A flower of another kind is a near miss that these features hardly
-tell apart: 10-12% of the held-out kind is flagged by any of them.
+k-th-nearest distance flags nearly all of ood-dev's everyday photos; the softmax's confidence (MSP) or
+energy, relative Mahalanobis and ImageNet-class agreement flag far fewer, and neither fusing kNN with
+those nor power-transforming the features lifted its tail. Per label rather than over the whole set,
+because a label with fewer than k photos would otherwise be unlike itself (its k-th nearest photo lies
+in another label): per label it measured the same on flowers-dev. A flower of another kind is a near
+miss that these features hardly tell apart: few of the held-out kind are flagged by any of them
+(figures in bench/README.md).
 
 Calibration: the threshold is the `known_pct` percentile of novelty scores of photos the reference
 does not contain as themselves: the validation photos, the training photos left out of a capped
 reference, and each reference photo scored against the others (leave-one-out, its near-duplicates
 left out too). Validation alone is a few dozen photos on a small set, whose 98th percentile is
-nearly its maximum: on flowers-dev's folds it let 3.7% of test photos through as unknown (sd 3.5)
-where validation plus leave-one-out let 2.1% (sd 2.2).
+nearly its maximum: on flowers-dev's folds it called more test photos unknown than promised, and
+spread widely from fold to fold, where validation plus leave-one-out kept close to the promise
+(bench/calibration.py measures the promise out of fold; figures in bench/README.md).
 
 One implementation of the score, in TensorFlow ops: the SavedModel's graph calls `novelty()`, and so
 do calibration and the suspects step (on numpy arrays), so the score means the same everywhere.
@@ -36,7 +37,8 @@ import tensorflow as tf
 
 from retrainkit.model.card import Calibration
 
-#: The k of the k-th nearest reference photo of a label (the issue's first check used 10; 5 and 20 measured the same within 1 point).
+#: The k of the k-th nearest reference photo of a label (5 and 20 measured about the same as 10: bench/open_world.py;
+#: figures in bench/README.md).
 NEIGHBOURS = 10
 #: A photo this many times closer to its nearest reference photo than to the k-th is that photo's copy (a resized
 #: or re-encoded training photo): its distance is NEAREST_FACTOR x the nearest one, about 0. For any other photo

@@ -42,10 +42,10 @@ MISLABELED, OFF_TOPIC = "mislabeled", "off-topic"
 MIN_IMAGES = 10
 #: The spread used for the off-topic z-score is at least this share of the label's median distance,
 #: so a label of near-identical photos does not turn tiny differences into outliers (on real photo
-#: labels, flowers-dev's, the MAD-based spread is 0.24-0.36 of the median, well above it).
+#: labels, flowers-dev's, the MAD-based spread is well above it).
 SPREAD_FLOOR = 0.2
 #: An off-topic photo is at least this share of the label's usual distance to other labels away from
-#: its own label (flowers-dev's off-topic photos: 1.5-2x; the edge of a tight label: far less).
+#: its own label (flowers-dev's off-topic photos: well beyond it; the edge of a tight label: far less).
 FAR_SHARE = 0.25
 #: ImageNet guesses below this probability are not worth showing.
 HINT_AT_LEAST = 0.05
@@ -155,8 +155,8 @@ def _classify(paths, truth, labels, probabilities, unusual, distances, judged, s
         likely_other = probabilities[i, best_other[i]] >= 0.5
         j = other[i] if other[i] >= 0 else (best_other[i] if own[i] < OWN_LABEL_BELOW and unusual[i] < settings.label_outlier_z
                                             and likely_other else -1)
-        # A swapped photo also lies nearer the other label's photos than its own (31 of the bench's 32 swaps);
-        # a hard photo of its own label, between two look-alike labels, mostly does not (325 of 373 clean ones).
+        # A swapped photo also lies nearer the other label's photos than its own (nearly every swap of bench/suspects.py's
+        # trees); a hard photo of its own label, between two look-alike labels, mostly does not (most of their clean ones).
         # ... unless it is unlike that label's photos too (further from them than they are, by offtopic_z spreads):
         # then it is none of the labels (a tulip among dandelions that the head can only call a sunflower).
         # bench/suspects.py: no swapped photo is that far from its true label's photos.
@@ -247,8 +247,8 @@ def _unlike_every_label(distances: np.ndarray, truth: np.ndarray, judged: np.nda
     """Per photo, how far it is from the nearest label of all, in robust spreads above the tree's median.
 
     Why beside the per-label score: a broad label (roses of every colour) has a wide spread of its own,
-    and a grey photo of gravel among its roses is unusual for it by only ~2 spreads, yet farther from
-    every label than 98% of the tree's photos (bench/suspects.py: the four non-flower pictures the
+    and a grey photo of gravel among its roses is unusual for it by only a few spreads, yet farther from
+    every label than nearly all of the tree's photos (bench/suspects.py: the non-flower pictures the
     per-label score missed). As there, only photos at least FAR_SHARE of the usual distance between
     labels from every label get a score: in a tree of tight labels a tiny distance is many spreads.
     """

@@ -7,11 +7,11 @@ and, with a novelty reference, `novelty` (how unlike the training photos, train/
 TensorFlow user gets the open-set answer without our code.
 
 Its `serving_pixels` signature takes decoded pixels (`pixels`: float32 [batch, size, size, 3], RGB
-values 0..255 after the crop and resize of `preprocess.to_pixels`) and returns the same outputs.
+values 0..255 after the crop and resize of `retrainkit.model.preprocessing.to_pixels`) and returns the same outputs.
 `serving_default` decodes, crops and resizes, then calls that same function, so the two cannot
 differ; the ONNX and LiteRT files (train/outputs/exports.py) are converted from it, because ONNX and
 TFLite have no JPEG decoder.
-Preprocessing inside it is `preprocess`'s, the very functions that made the training bottlenecks,
+Preprocessing inside it is `retrainkit.model.preprocessing`'s, the very functions that made the training bottlenecks,
 so serving cannot drift from training.
 """
 
