@@ -16,6 +16,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from retrainkit.atomic import write_atomically
+
 from .errors import CollectError
 
 PRESETS = ("any", "cc", "commercial")
@@ -165,6 +167,4 @@ def load_cached(cache_file: Path) -> dict[str, License] | None:
 def save_cache(cache_file: Path, licenses: dict[str, License]) -> None:
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     payload = {"fetched_at": time.time(), "licenses": [asdict(lic) for lic in licenses.values()]}
-    tmp = cache_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=1))
-    tmp.replace(cache_file)
+    write_atomically(cache_file, json.dumps(payload, indent=1))

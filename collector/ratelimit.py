@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 import time
 from collections import deque
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from retrainkit.atomic import write_atomically
 from retrainkit.user_cache import user_cache_folder
 
 
@@ -109,6 +109,4 @@ class SharedWindowLimiter:
             return []
 
     def _save(self, stamps: list[float]) -> None:
-        temporary = self.file.with_name(f"{self.file.name}.{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(stamps))
-        os.replace(temporary, self.file)
+        write_atomically(self.file, json.dumps(stamps))

@@ -8,13 +8,13 @@ reject` and the review page deciding at the same moment both keep their decision
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from retrainkit.atomic import write_atomically
 from retrainkit.dataset_layout import CURATE_DIR, REJECTS
 from retrainkit.locks import file_lock
 
@@ -85,9 +85,7 @@ class RejectList:
         lines = [line.text for line in self._lines]
         if not any(text.startswith("#") for text in lines):
             lines.insert(0, HEADER.rstrip("\n"))
-        tmp = self.file.with_name(f".{REJECTS}.{os.getpid()}.tmp")
-        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        os.replace(tmp, self.file)
+        write_atomically(self.file, "\n".join(lines) + "\n")
 
 
 def _parse(text: str) -> _Line:

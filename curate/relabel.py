@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from retrainkit.atomic import write_atomically
 from retrainkit.dataset_layout import CURATE_DIR, QUARANTINE_DIR, SUSPECTS, label_name_problem
 from retrainkit.locks import dataset_lock
 from retrainkit.provenance import note_moves
@@ -151,6 +152,4 @@ def _drop_suspects(root: Path, paths: set[str]) -> None:
         return
     kept = [row for row in rows if not (isinstance(row, dict) and row.get("path") in paths)]
     if len(kept) != len(rows):
-        tmp = file.with_name(f".{SUSPECTS}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(kept, indent=1))
-        os.replace(tmp, file)
+        write_atomically(file, json.dumps(kept, indent=1))

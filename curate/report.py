@@ -12,6 +12,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from retrainkit.atomic import write_atomically
 from retrainkit.dataset_layout import CURATE_DIR, REPORT_HTML, REPORT_JSON
 from retrainkit.pixels import thumbnail_jpeg
 
@@ -99,9 +100,7 @@ def _group_data(group: DuplicateGroup) -> dict:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_atomically(path, text)
 
 
 class _Thumbs:

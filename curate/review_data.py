@@ -8,9 +8,9 @@ read and tested on their own. Reviewed images are remembered by content hash in
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+from retrainkit.atomic import write_atomically
 from retrainkit.dataset_layout import CURATE_DIR, REVIEWED, SUSPECTS
 
 from .analysis import Analysis
@@ -37,9 +37,7 @@ class ReviewMemory:
         self.seen.update(h for h in hashes if h)
         if len(self.seen) != before:
             self.file.parent.mkdir(exist_ok=True)
-            tmp = self.file.with_name(f".{REVIEWED}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"reviewed": sorted(self.seen)}))
-            os.replace(tmp, self.file)
+            write_atomically(self.file, json.dumps({"reviewed": sorted(self.seen)}))
 
 
 def page_state(analysis: Analysis, seen_before: set[str], show_all: bool) -> dict:

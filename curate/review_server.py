@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 
+from retrainkit.atomic import write_atomically
 from retrainkit.dataset_layout import CURATE_DIR, THUMBS_DIR
 from retrainkit.locks import DatasetBusy
 from retrainkit.pixels import thumbnail_jpeg
@@ -92,9 +93,7 @@ class ReviewServer:
             return cached.read_bytes()
         jpeg = thumbnail_jpeg(source, THUMB_PX)
         self.thumbs.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".{threading.get_ident()}.tmp")
-        tmp.write_bytes(jpeg)
-        tmp.replace(cached)
+        write_atomically(cached, jpeg)
         return jpeg
 
     def decide(self, action: str, paths: list[str], reason: str) -> dict:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from .atomic import write_atomically
 from .dataset_layout import LOCK, LOCK_HOLDER
 from .errors import UserError
 
@@ -126,9 +127,7 @@ def _who(holder: dict) -> str:
 
 def _write_holder(root: Path, command: str) -> None:
     note = {"command": command, "pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
-    temporary = root / f"{LOCK_HOLDER}.{os.getpid()}.tmp"
-    temporary.write_text(json.dumps(note), encoding="utf-8")
-    os.replace(temporary, root / LOCK_HOLDER)
+    write_atomically(root / LOCK_HOLDER, json.dumps(note))
 
 
 def _alive(pid: int) -> bool:

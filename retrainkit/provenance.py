@@ -14,6 +14,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .atomic import write_atomically
 from .dataset_layout import ATTRIBUTION, COLLECT_DIR, PHOTOS
 
 
@@ -80,10 +81,7 @@ def write_attribution(root: Path) -> Path:
             via = _VIA.get(r.get("source", ""), "")
             lines.append(f"- `{r['file']}`: [{_md(title)}]({r['page_url']}) by {_md(owner)}, {licence}{via}")
     target = root / COLLECT_DIR / ATTRIBUTION
-    tmp = target.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    tmp.replace(target)
-    return target
+    return write_atomically(target, "\n".join(lines) + "\n")
 
 
 #: how a credit names the service a photo came through (Flickr's own lines say nothing, as before)

@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="only these files: a text file, one path (relative to DATASET, or a full URL under it) a line")
     parser.add_argument("--backbone", help="default: the [train] backbone of the settings file (efficientnet_lite0)")
     parser.add_argument("--image-size", type=int, help="input size for a hub/local backbone of unknown size")
-    parser.add_argument("--batch-size", type=int, help="images per backbone call (default: [train] extract_batch, 32)")
+    parser.add_argument("--extract-batch", type=int, help="images per backbone call (default: [train] extract_batch, 32)")
     parser.add_argument("--shards", type=int, default=0, help="number of Parquet files (default: the runner decides)")
     parser.add_argument("--config", help="settings file (default ./config.toml when present)")
     return parser
@@ -42,7 +42,7 @@ def _embed(args: argparse.Namespace, beam_args: list[str]) -> int:
     from train.settings import TrainSettings
 
     settings = TrainSettings.load(args.config, backbone=args.backbone, image_size=args.image_size,
-                                  extract_batch=args.batch_size)
+                                  extract_batch=args.extract_batch)
     # Beam's import-time and INFO/WARNING chatter (optional clients missing, worker start-up) is for pipeline
     # authors; our summary and one-line errors are what a user reads. Errors still show.
     logging.basicConfig(level=logging.ERROR, format="%(name)s: %(message)s")

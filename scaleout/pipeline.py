@@ -21,7 +21,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.ml.inference.base import RunInference
 from apache_beam.options.pipeline_options import StandardOptions
 
-from retrainkit.errors import UserError
+from retrainkit.errors import InternalFailure, UserError
 from retrainkit.shards import SUFFIX, arrow_schema
 from train.settings import TrainSettings
 
@@ -63,7 +63,7 @@ def embed(dataset: str, out: str, *, files: str | None = None, backbone: str = T
         raise
     except Exception as error:  # noqa: BLE001 - a runner's failure (options, quota, a worker's bug) as one line
         message = str(error).strip().splitlines()
-        raise UserError(f"the Beam pipeline failed: {type(error).__name__}: {message[-1] if message else ''} "
+        raise InternalFailure(f"the Beam pipeline failed: {type(error).__name__}: {message[-1] if message else ''} "
                         "(Beam's log above has the details)") from None
     remove_empty_temp_folders(prefix)
     written = existing_shards(prefix)

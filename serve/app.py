@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from retrainkit.errors import UserError
 from retrainkit.model.card import Calibration, Metrics, ModelCard
 from retrainkit.model.errors import ModelError, UndecodableImage
-from retrainkit.model.folder import check_model_dir
+from retrainkit.model.folder import MAX_BATCH, check_model_dir
 from retrainkit.model.image_bytes import converted
 
 from .batching import Batcher
@@ -37,7 +37,7 @@ class InMemoryRequest(Request):
 
 
 def create_app(model_dir: str | Path, *, top_k: int = 3, max_upload_mb: float = 10, save_uploads: str | Path | None = None,
-               max_batch: int = 32, max_wait: float = 0.005) -> Flask:
+               max_batch: int = MAX_BATCH, max_wait: float = 0.005) -> Flask:
     """The app for a model folder made by `train`; the model is loaded once, here."""
     from retrainkit.model.classifier import Classifier, predictions  # TensorFlow loads here, not when the module is imported
 

@@ -24,9 +24,11 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any
 
+from retrainkit.model.folder import MAX_BATCH
+
 
 class Batcher:
-    def __init__(self, predict: Callable[[list[bytes]], Any], max_batch: int = 32, max_wait: float = 0.005) -> None:
+    def __init__(self, predict: Callable[[list[bytes]], Any], max_batch: int = MAX_BATCH, max_wait: float = 0.005) -> None:
         self._predict, self._max_batch, self._max_wait = predict, max_batch, max_wait
         self._queue: queue.Queue[tuple[list[bytes], Future]] = queue.Queue()
         self.calls = 0  # model calls so far: a test and the benchmark read it

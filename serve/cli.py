@@ -14,7 +14,7 @@ import sys
 
 from retrainkit.cli import OneLineParser, at_least_one, run_command
 from retrainkit.errors import UserError
-from retrainkit.model.folder import check_model_dir
+from retrainkit.model.folder import MAX_BATCH, check_model_dir
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,8 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     parser.add_argument("--top-k", type=at_least_one, default=3, help="labels in each answer (at least 1; default 3)")
     parser.add_argument("--max-upload-mb", type=float, default=10, help="largest request body in MB (default 10)")
-    parser.add_argument("--workers", type=at_least_one, default=32,
-                        help="request threads (default 32, the batcher's largest batch): the photos of the requests in them share model calls")
+    parser.add_argument("--workers", type=at_least_one, default=MAX_BATCH,
+                        help=f"request threads (default {MAX_BATCH}, the batcher's largest batch): their photos share model calls")
     parser.add_argument("--save-uploads", metavar="DIR", help="keep a copy of every uploaded photo here (default: none kept)")
     return parser
 

@@ -1,23 +1,24 @@
-"""Shared fixtures: a running fake Flickr and a `collect()` pointed at it with test-speed retries."""
+"""Shared fixtures: the fake services and `collect()` pointed at them, the tiny backbone and training options,
+Chromium for the page tests; and the shipped photos the tests use."""
 
 from __future__ import annotations
 
-import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.fake_flickr import API_KEY, API_SECRET, FakeFlickr
 from tests.fake_sources import FakeCommons, FakeINaturalist, FakeOpenverse
+from tests.tiny_backbone import build_tiny_backbone
 
 ROOT = Path(__file__).resolve().parents[1]
-FLOWERS_DEV = ROOT.parent / "shared" / "data" / "flowers-dev"
-#: The downscaled sample that ships with the project (examples/build_flowers_sample.py made it from flowers-dev).
+#: The real photos the tests use: the downscaled sample that ships with the project
+#: (examples/build_flowers_sample.py made it), so every machine runs the same suite; benches use ../shared/data.
 SAMPLE_FLOWERS = ROOT / "examples" / "flowers"
-#: Real photos for the tests that need them: the full flowers-dev beside our own checkout, the
-#: shipped sample on a fresh clone (RETRAINKIT_TEST_PHOTOS=sample forces it), so no test skips.
-USE_SAMPLE = os.environ.get("RETRAINKIT_TEST_PHOTOS") == "sample" or not FLOWERS_DEV.is_dir()
-REAL_FLOWERS = SAMPLE_FLOWERS if USE_SAMPLE else FLOWERS_DEV
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+#: Screenshots of the page tests, for a person to look at
+SCREENSHOTS = ROOT / "test-output"
 
 
 @pytest.fixture(autouse=True)
@@ -103,3 +104,38 @@ def quick_flower_model(tmp_path_factory) -> tuple[Path, Path]:
     shutil.copytree(SAMPLE_FLOWERS, dataset)
     train(dataset, out=root / "model", progress=False, suspects=False, epochs=30, fine_tune="0")
     return root / "model", dataset
+
+
+@pytest.fixture(scope="session")
+def tiny_backbone(tmp_path_factory) -> str:
+    return str(build_tiny_backbone(tmp_path_factory.mktemp("backbone") / "tiny"))
+
+
+@pytest.fixture
+def options(tiny_backbone, tmp_path) -> dict:
+    return {"backbone": tiny_backbone, "out": tmp_path / "model", "progress": False, "epochs": 150, "learning_rate": 0.01, "seed": 1}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is needed for the review-page tests (apt-get install chromium); .ci/run installs it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    yield opened
+    context.close()

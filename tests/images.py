@@ -107,3 +107,14 @@ def every_mode(seed: int, width: int, height: int) -> dict[str, bytes]:
         "animated.png": encode(frames[0], "PNG", save_all=True, append_images=frames[1:], duration=100),
     }
     return files
+
+
+#: Three plainly different colours: a tree of them trains a head in seconds on the tiny backbone.
+COLOURS = {"red": (200, 40, 40), "green": (40, 180, 60), "blue": (40, 60, 200)}
+
+
+def coloured(seed: int, colour: tuple[int, int, int], size=(120, 90)) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    base = np.array(colour, dtype=np.int16) + rng.integers(-40, 40, size=3)
+    pixels = np.clip(base + rng.normal(0, 25, (size[1], size[0], 3)), 0, 255).astype(np.uint8)
+    return Image.fromarray(pixels)

@@ -22,8 +22,7 @@ from curate.review_server import ReviewServer
 from retrainkit.dataset_layout import LOCK_HOLDER
 from retrainkit.locks import DatasetBusy, dataset_lock
 from tests.fake_flickr import API_KEY, API_SECRET
-from tests.images import encode, write
-from tests.test_train_pipeline import COLOURS, coloured, tiny_backbone  # noqa: F401 - fixture
+from tests.images import COLOURS, coloured, encode, write
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,7 +80,7 @@ def test_a_lock_left_by_a_killed_process_is_taken_over(dataset, capsys):
     assert said and f"pid {holder.pid}" in said[0] and "no longer running" in said[0]
 
 
-def test_train_finishes_and_reports_files_moved_or_changed_while_it_extracts(tiny_backbone, tmp_path, monkeypatch):  # noqa: F811
+def test_train_finishes_and_reports_files_moved_or_changed_while_it_extracts(tiny_backbone, tmp_path, monkeypatch):
     """`curate apply` and an editor strike after the first batch of extraction, on photos not yet read."""
     import train.features.extraction as bottlenecks
     from train.pipeline import train

@@ -14,7 +14,7 @@ import pytest
 import curate
 from curate.cli import main
 from curate.hamming import near_pairs, near_pairs_bruteforce
-from tests.conftest import REAL_FLOWERS
+from tests.conftest import SAMPLE_FLOWERS
 from tests.images import encode, picture, write
 
 
@@ -125,7 +125,7 @@ def test_index_finds_exactly_the_pairs_brute_force_finds(distance):
 def test_finds_exactly_the_known_duplicates_in_real_flowers(tmp_path):
     """flowers-dev and the shipped sample hold the same three known duplicate pairs, and no other."""
     dataset = tmp_path / "flowers"
-    shutil.copytree(REAL_FLOWERS, dataset)
+    shutil.copytree(SAMPLE_FLOWERS, dataset)
     analysis = curate.analyse(dataset, progress=False)
     found = sorted(sorted(m.path for m in g.members) for g in analysis.groups)
     conflicts = [g for g in analysis.groups if g.conflict]

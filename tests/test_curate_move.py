@@ -17,8 +17,7 @@ import curate
 from collector import collect
 from curate.cli import main as curate_main
 from retrainkit.locks import dataset_lock
-from tests.images import encode, picture, write
-from tests.test_train_pipeline import COLOURS, coloured, tiny_backbone  # noqa: F401 - fixture
+from tests.images import COLOURS, coloured, encode, picture, write
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -194,7 +193,7 @@ def test_collect_does_not_download_a_moved_photo_again_for_its_old_label(fake, f
 
 
 @pytest.mark.slow
-def test_train_after_a_move_uses_the_new_label_and_the_cached_bottlenecks(tmp_path, tiny_backbone, capsys):  # noqa: F811
+def test_train_after_a_move_uses_the_new_label_and_the_cached_bottlenecks(tmp_path, tiny_backbone, capsys):
     from train.pipeline import train
 
     root = tmp_path / "colours"

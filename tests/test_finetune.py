@@ -12,8 +12,7 @@ from PIL import Image
 
 from retrainkit.model.classifier import classify
 from tests.conftest import SAMPLE_FLOWERS
-from tests.images import encode, write
-from tests.test_train_pipeline import COLOURS, coloured, tiny_backbone  # noqa: F401 - fixture
+from tests.images import COLOURS, coloured, encode, write
 from train.errors import TrainError
 from train.finetune.loop import ArrayBatches, build_model, calibrated, copy_into_backbone, fine_tune
 from train.head import build_head
@@ -122,7 +121,7 @@ def test_train_fine_tunes_the_last_block_by_default_and_not_with_zero(tmp_path):
     assert "Fine-tuned" not in told_not_to.summary() and "Not fine-tuned" not in told_not_to.summary()
 
 
-def test_the_default_leaves_a_sealed_backbone_frozen_and_says_so(tmp_path, tiny_backbone):  # noqa: F811 - fixture
+def test_the_default_leaves_a_sealed_backbone_frozen_and_says_so(tmp_path, tiny_backbone):
     for label, colour in COLOURS.items():
         for i in range(6):
             write(tmp_path / "colours" / label / f"{label}-{i}.jpg", encode(coloured(i, colour)))

@@ -17,8 +17,7 @@ from retrainkit.model.classifier import classify
 from retrainkit.model.image_bytes import model_bytes
 from retrainkit.model.preprocessing import decode_upright
 from retrainkit.pixels import to_rgb
-from tests.images import encode, every_mode, transparent_picture, write
-from tests.test_train_pipeline import COLOURS, coloured, options, tiny_backbone  # noqa: F401 - fixtures
+from tests.images import COLOURS, coloured, encode, every_mode, transparent_picture, write
 from train.pipeline import train
 
 #: Below the working copy (32 px) and well above it, where the reduced decode path is used.
@@ -80,7 +79,7 @@ def test_the_model_sees_transparency_as_curation_does(tmp_path):
 
 
 @pytest.mark.slow
-def test_train_and_classify_take_every_mode(corpus, options):  # noqa: F811 - fixture
+def test_train_and_classify_take_every_mode(corpus, options):
     result = train(corpus, **{**options, "epochs": 20})
     assert result.skipped == {}
     placed = json.loads((options["out"] / "split.json").read_text())

@@ -23,7 +23,6 @@ from retrainkit.model.folder import SIGNATURE
 from serve import create_app
 from serve.cli import make_server
 from tests.conftest import SAMPLE_FLOWERS
-from tests.test_review_page import browser, page  # noqa: F401 - fixtures
 from tests.test_serve import get, multipart, post
 from train.head import build_head
 from train.network import backbones
@@ -201,7 +200,7 @@ def test_a_corrupt_upload_is_still_the_same_400(flower_server):
 
 
 @pytest.mark.slow
-def test_the_page_shows_a_not_one_of_card_for_a_stranger_and_bars_for_a_flower(flower_server, flower_model, page):  # noqa: F811
+def test_the_page_shows_a_not_one_of_card_for_a_stranger_and_bars_for_a_flower(flower_server, flower_model, page):
     _, dataset = flower_model
     page.goto(flower_server + "/")
     page.wait_for_function("document.getElementById('about').textContent.includes('knows')")

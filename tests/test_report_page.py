@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.images import encode, write
-from tests.test_review_page import SCREENSHOTS, browser, page  # noqa: F401 - fixtures
-from tests.test_train_pipeline import COLOURS, coloured, tiny_backbone  # noqa: F401 - fixture
+from tests.conftest import SCREENSHOTS
+from tests.images import COLOURS, coloured, encode, write
 from train.outputs.report_page import PICTURES, write_report_page
 from train.outputs.report_plots import confusion_figure
 from train.pipeline import train
@@ -21,7 +20,7 @@ EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?(?!data:|#)[^"'\s>]+|https?://
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_backbone, tmp_path_factory) -> tuple[Path, Path]:  # noqa: F811 - fixture
+def trained(tiny_backbone, tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("report") / "colours"
     for label, colour in COLOURS.items():
         for i in range(12):
@@ -75,7 +74,7 @@ def test_mistakes_and_suspects_show_as_thumbnails_with_their_labels(trained, tmp
     assert "far from every other blue photo" in suspects and "velvet" in suspects and f"curate review {root}" in suspects
 
 
-def test_the_page_renders_in_chromium_with_the_matrix_and_curves(trained, page):  # noqa: F811 - fixture
+def test_the_page_renders_in_chromium_with_the_matrix_and_curves(trained, page):
     _, out = trained
     errors: list[str] = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)

@@ -19,14 +19,13 @@ import pytest
 from retrainkit.model.classifier import classify
 from serve import create_app
 from serve.cli import make_server
-from tests.images import encode, png_bomb, write
-from tests.test_review_page import SCREENSHOTS, browser, page  # noqa: F401 - fixtures
-from tests.test_train_pipeline import COLOURS, coloured, tiny_backbone  # noqa: F401 - fixture
+from tests.conftest import SCREENSHOTS
+from tests.images import COLOURS, coloured, encode, png_bomb, write
 from train.pipeline import train
 
 
 @pytest.fixture(scope="module")
-def model(tiny_backbone, tmp_path_factory) -> Path:  # noqa: F811 - fixture
+def model(tiny_backbone, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("serve") / "colours"
     for label, colour in COLOURS.items():
         for i in range(10):
@@ -164,7 +163,7 @@ def test_the_command_refuses_a_folder_that_is_not_a_model(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_page_upload_drop_and_a_text_file(server, page, tmp_path):  # noqa: F811 - fixture
+def test_page_upload_drop_and_a_text_file(server, page, tmp_path):
     url, _ = server
     photo = write(tmp_path / "red.jpg", encode(coloured(11, COLOURS["red"])))
     note = write(tmp_path / "notes.txt", b"not a photo at all")

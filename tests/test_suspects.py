@@ -11,8 +11,7 @@ from PIL import Image
 
 import curate
 from curate.record import ImageRecord
-from tests.images import encode, write
-from tests.test_train_pipeline import COLOURS, tiny_backbone  # noqa: F401 - fixture
+from tests.images import COLOURS, encode, write
 from train.cli import train_main
 from train.features.cache import BottleneckCache, key_for
 from train.judging import novelty
@@ -60,7 +59,7 @@ def noisy(tmp_path):
 
 
 @pytest.fixture
-def options(tiny_backbone, tmp_path) -> dict:  # noqa: F811 - fixture
+def options(tiny_backbone, tmp_path) -> dict:
     return {"backbone": tiny_backbone, "progress": False, "epochs": 150, "learning_rate": 0.01, "seed": 1}
 
 

@@ -16,27 +16,13 @@ from PIL import Image
 
 from retrainkit.model.classifier import classify
 from retrainkit.model.cli import main as classify_main
-from tests.images import encode, write
-from tests.tiny_backbone import SIZE, build_tiny_backbone
+from tests.images import COLOURS, coloured, encode, write
+from tests.tiny_backbone import SIZE
 from train.cli import train_main
 from train.errors import TrainError
 from train.features.cache import BottleneckCache, key_for
 from train.features.extraction import Job, extract
 from train.pipeline import train
-
-COLOURS = {"red": (200, 40, 40), "green": (40, 180, 60), "blue": (40, 60, 200)}
-
-
-def coloured(seed: int, colour: tuple[int, int, int], size=(120, 90)) -> Image.Image:
-    rng = np.random.default_rng(seed)
-    base = np.array(colour, dtype=np.int16) + rng.integers(-40, 40, size=3)
-    pixels = np.clip(base + rng.normal(0, 25, (size[1], size[0], 3)), 0, 255).astype(np.uint8)
-    return Image.fromarray(pixels)
-
-
-@pytest.fixture(scope="session")
-def tiny_backbone(tmp_path_factory) -> str:
-    return str(build_tiny_backbone(tmp_path_factory.mktemp("backbone") / "tiny"))
 
 
 @pytest.fixture
@@ -47,11 +33,6 @@ def tree(tmp_path) -> Path:
             # crc32, not hash(): string hashing changes with every process, and a failure must replay
             write(root / label / f"{label}-{i:02d}.jpg", encode(coloured(zlib.crc32(f"{label}-{i}".encode()) % 10_000, colour)))
     return root
-
-
-@pytest.fixture
-def options(tiny_backbone, tmp_path) -> dict:
-    return {"backbone": tiny_backbone, "out": tmp_path / "model", "progress": False, "epochs": 150, "learning_rate": 0.01, "seed": 1}
 
 
 def test_trains_exports_and_reports(tree, options):
@@ -283,12 +264,12 @@ def test_mediapipe_loads_the_tflite_files_as_they_are(tree, options):
 @pytest.mark.slow
 def test_real_backbone_end_to_end_without_skew(tmp_path):
     """The embedded EfficientNet-Lite0 on real flowers: train, export, and classify the test images."""
-    from tests.conftest import REAL_FLOWERS
+    from tests.conftest import SAMPLE_FLOWERS
 
     dataset = tmp_path / "flowers"
     for label in ("daisy", "roses", "sunflowers"):
         (dataset / label).mkdir(parents=True)
-        for source in sorted((REAL_FLOWERS / label).iterdir())[:10]:
+        for source in sorted((SAMPLE_FLOWERS / label).iterdir())[:10]:
             (dataset / label / source.name).write_bytes(source.read_bytes())
     result = train(dataset, out=tmp_path / "model", progress=False, epochs=40, test_pct=20)
     assert result.evaluation.count >= 3

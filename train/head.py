@@ -55,7 +55,6 @@ class EpochScores:
 class History:
     epochs: int = 0
     best_epoch: int = 0
-    lines: list[str] = field(default_factory=list)
     curve: list[EpochScores] = field(default_factory=list)
 
 
@@ -121,7 +120,6 @@ def train_head(
                 line += f", Validation accuracy = {val_accuracy * 100:.1f}% (cross entropy {val_loss:.4f})"
                 watched = val_loss
                 scores.val_loss, scores.val_accuracy = val_loss, val_accuracy
-        history.lines.append(line)
         history.curve.append(scores)
         if progress and (epoch % every == 0 or epoch == 1):
             print(line, file=sys.stderr, flush=True)

@@ -16,6 +16,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from retrainkit.atomic import write_atomically
 from retrainkit.user_cache import toolkit_version
 
 from .inputs import Survey
@@ -66,6 +67,4 @@ def forget(target: Path) -> None:
 
 
 def remember(target: Path, key: str, summary: str) -> None:
-    temporary = target / f"{INPUTS_NAME}.tmp"
-    temporary.write_text(json.dumps({"fingerprint": key, "summary": summary}, indent=1))
-    temporary.replace(target / INPUTS_NAME)
+    write_atomically(target / INPUTS_NAME, json.dumps({"fingerprint": key, "summary": summary}, indent=1))

@@ -14,13 +14,10 @@ import tensorflow as tf
 
 from .card import Calibration, ModelCard
 from .errors import ModelError, UndecodableImage
-from .folder import PIXELS_SIGNATURE, SIGNATURE, load_saved_model, read_labels
+from .folder import MAX_BATCH, PIXELS_SIGNATURE, SIGNATURE, load_saved_model, read_labels
 from .image_bytes import DAMAGED, checked_bytes
 from .slicing import PROBE_PHOTOS, slice_size
 
-#: Photos per model call on a GPU; a CPU runs a few at a time (slicing.py: 4 photos a call ran the
-#: network 1.35-1.68x faster than 32 on 2 cores). serve's batcher hands over at most this many.
-BATCH = 32
 #: The input size of a model folder without a model card (the default backbone's).
 DEFAULT_IMAGE_SIZE = 224
 
@@ -83,11 +80,11 @@ class Classifier:
         return self.card.image_size if self.card is not None else DEFAULT_IMAGE_SIZE
 
     def photos_per_call(self) -> int:
-        """BATCH on a GPU; on a CPU this machine's best size for this model (measured once, then cached)."""
+        """MAX_BATCH on a GPU; on a CPU this machine's best size for this model (measured once, then cached)."""
         if self._per_call is None:
             backbone_id = self.card.backbone_id if self.card is not None else ""
             network = f"model:{backbone_id or self._folder.resolve()}"
-            self._per_call = slice_size(network, self._probe(self.image_size)) or BATCH
+            self._per_call = slice_size(network, self._probe(self.image_size)) or MAX_BATCH
         return self._per_call
 
     def _probe(self, image_size: int):
@@ -107,7 +104,7 @@ class Classifier:
         return probe
 
     def outputs(self, encoded: list[bytes]) -> Outputs:
-        """Every output of the model for the encoded photos, in calls of BATCH (a GPU) or this machine's best size."""
+        """Every output of the model for the encoded photos, in calls of MAX_BATCH (a GPU) or this machine's best size."""
         return self._in_calls(lambda part: self._signature(image_bytes=tf.constant(part)), encoded)
 
     def _in_calls(self, call, items: list) -> Outputs:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import ModelError
+from .errors import DamagedModel, ModelError
 
 SAVED_MODEL = "saved_model"
 LABELS = "labels.txt"
@@ -20,6 +20,9 @@ BYTES_INPUT = "image_bytes"
 #: The pixels-in signature every other export is converted from, and its input's name.
 PIXELS_SIGNATURE = "serving_pixels"
 PIXELS_INPUT = "pixels"
+#: Photos per call of a signature at most: the whole call on a GPU, and the most that serve's batcher hands
+#: over at once (a CPU splits a call into the few photos retrainkit.model.slicing measured as fastest).
+MAX_BATCH = 32
 
 
 def check_model_dir(model_dir: str | Path) -> Path:
@@ -46,4 +49,4 @@ def load_saved_model(model_dir: str | Path) -> tuple[Path, object]:
     try:
         return folder, tf.saved_model.load(str(folder / SAVED_MODEL))
     except Exception as error:  # noqa: BLE001 - a damaged model raises many kinds
-        raise ModelError(f"{model_dir}: cannot load the model ({type(error).__name__})") from None
+        raise DamagedModel(f"{model_dir}: cannot load the model ({type(error).__name__}); train it again") from None

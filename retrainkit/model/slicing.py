@@ -27,6 +27,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from ..atomic import write_atomically
 from ..user_cache import user_cache_folder
 
 #: photos per network call on a CPU when nothing was measured (the network is not known to the caller)
@@ -153,8 +154,6 @@ def _read_choices() -> dict[str, int]:
 def _write_choices(choices: dict[str, int]) -> None:
     """Best effort: a cache folder that cannot be written means measuring again next time, nothing worse."""
     target = choices_file()
-    temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
     with contextlib.suppress(OSError):
         target.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(json.dumps(choices, indent=1, sort_keys=True))
-        temporary.replace(target)
+        write_atomically(target, json.dumps(choices, indent=1, sort_keys=True))

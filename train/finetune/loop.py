@@ -90,7 +90,6 @@ class ArrayBatches:
 class FineTuneHistory:
     epochs: int = 0
     best_epoch: int = 0
-    lines: list[str] = field(default_factory=list)
     #: per epoch from 0 (the warm start), the loss early stopping watched: validation (else training) cross
     #: entropy at its best temperature (see `calibrated`)
     watched: list[float] = field(default_factory=list)
@@ -178,7 +177,6 @@ def fine_tune(model: keras.Model, train: BatchSource, validation: BatchSource | 
             watched = measured.calibrated
             with writer.as_default(step=epoch):
                 tf.summary.scalar("fine_tune/watched_cross_entropy", watched)
-            history.lines.append(line)
             history.watched.append(watched)
             temperatures.append(measured.temperature)
             history.curve.append(scores)

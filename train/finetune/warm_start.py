@@ -12,11 +12,14 @@ after each fine-tuning on cached activations.
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from retrainkit.atomic import write_atomically
 
 WEIGHTS_NAME = "warm_start.npz"
 #: epochs and patience of a warm-started fine-tuning: the change is small, the weights near their optimum
@@ -58,9 +61,9 @@ def sound(previous: Previous | None, backbone: str, cut: int, labels: list[str],
 def save(target: Path, weights: list[np.ndarray], backbone: str, cut: int, labels: list[str], trained: list[str]) -> None:
     """The weights with what they were made from, the training photos included: the next run checks its test split against them."""
     meta = json.dumps({"count": len(weights), "backbone": backbone, "cut": cut, "labels": labels, "trained": sorted(trained)})
-    temporary = target / f"{WEIGHTS_NAME}.tmp.npz"
-    np.savez(temporary, meta=np.array(meta), **{f"w{i}": w for i, w in enumerate(weights)})
-    temporary.replace(target / WEIGHTS_NAME)
+    packed = io.BytesIO()
+    np.savez(packed, meta=np.array(meta), **{f"w{i}": w for i, w in enumerate(weights)})
+    write_atomically(target / WEIGHTS_NAME, packed.getvalue())
 
 
 def forget(target: Path) -> None:

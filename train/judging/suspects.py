@@ -25,12 +25,12 @@ photo shows ("looks like: wine bottle, person"), from the same cached features.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from retrainkit.atomic import write_atomically
 from retrainkit.dataset_layout import CURATE_DIR, SUSPECTS
 
 from ..head import FoldHeads
@@ -287,11 +287,4 @@ def write_suspects(root: Path, report: SuspectReport) -> Path:
     """Atomically: the review page never reads half a file, and a killed run leaves the old list whole."""
     folder = root / CURATE_DIR
     folder.mkdir(exist_ok=True)
-    target = folder / SUSPECTS
-    temporary = folder / f".{SUSPECTS}.{os.getpid()}.tmp"
-    try:
-        temporary.write_text(json.dumps([asdict(s) for s in report.suspects], indent=1))
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return target
+    return write_atomically(folder / SUSPECTS, json.dumps([asdict(s) for s in report.suspects], indent=1))

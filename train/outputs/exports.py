@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from curate.tree import check_dataset
+from retrainkit.atomic import write_atomically
 from retrainkit.model.folder import check_model_dir
 
 from ..errors import TrainError
@@ -110,16 +110,3 @@ def training_photos(model_dir: Path, dataset: Path) -> list[Path]:
     if not found:
         raise TrainError(f"{dataset}: none of the photos {model_dir} was trained on is here (give the dataset it was trained on)")
     return found
-
-
-def write_atomically(target: Path, data: bytes) -> Path:
-    """`data` under a temporary name in the same folder, then renamed over `target`: whole or not at all."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
