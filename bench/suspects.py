@@ -1,6 +1,7 @@
 """Benchmark: do suspects catch what keyword search really files wrongly, without flagging clean photos?
 
     python bench/suspects.py [--draws 5] [--sweep offtopic_z=2.0,2.5,3.0 suspect_margin=0.5,0.7] [--cost]
+                             [--backbone efficientnet_lite2] [--cache DIR]
 
 Noisy trees made the way keyword search fills one (bench/trees.py keyword_noise_tree): four of
 flowers-dev's five labels, from each 8% of its photos filed under another label (swaps) and 10% more
@@ -41,12 +42,12 @@ KINDS = ("swap", "other flower", "non-flower", "clean")
 CLEAN_AT_MOST = 0.03
 
 
-def judged(tree: Path, cache: Path):
+def judged(tree: Path, cache: Path, backbone: str = "efficientnet_lite0"):
     """Everything suspects need, prepared once per tree: (run, the head's epoch count)."""
     from train.inputs import gather_inputs
     from train.pipeline import _train_head
 
-    run = gather_inputs(tree, None, False, {"fine_tune": "0", "cache_dir": str(cache)})
+    run = gather_inputs(tree, None, False, {"fine_tune": "0", "cache_dir": str(cache), "backbone": backbone})
     with tempfile.TemporaryDirectory() as logs:
         _, history = _train_head(run, Path(logs), False)
     return run, history.best_epoch
@@ -87,6 +88,8 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=5)
     parser.add_argument("--sweep", nargs="*", default=[], metavar="SETTING=V1,V2", help="train settings to try, every combination")
     parser.add_argument("--cost", action="store_true", help="also time what suspects add to a warm train")
+    parser.add_argument("--backbone", default="efficientnet_lite0", help="whose frozen features judge (train's --backbone)")
+    parser.add_argument("--cache", help="keep the vector cache here between runs (default: in the scratch folder)")
     args = parser.parse_args()
     from retrainkit.quiet_tf import import_tensorflow
 
@@ -100,15 +103,15 @@ def main() -> None:
     nine: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
-        cache = scratch / "cache"
+        cache = Path(args.cache) if args.cache else scratch / "cache"
         clean_truth = link_kinds([flowers, others], scratch / "nine")
-        run, epochs = judged(scratch / "nine", cache)
+        run, epochs = judged(scratch / "nine", cache, args.backbone)
         for v, overrides in enumerate(variants):
             nine[v] = shares(clean_truth, flagged_by(run, epochs, overrides))["clean"]
         for draw in range(args.draws):
             tree = scratch / f"draw{draw}"
             truth = keyword_noise_tree(flowers, others, ood, tree, seed=draw, left_out=labels[draw % len(labels)])
-            run, epochs = judged(tree, cache)
+            run, epochs = judged(tree, cache, args.backbone)
             for v, overrides in enumerate(variants):
                 found[v].append(shares(truth, flagged_by(run, epochs, overrides)))
             print(f"draw {draw} (without {labels[draw % len(labels)]}): " + ", ".join(
@@ -116,7 +119,8 @@ def main() -> None:
         if args.cost:
             cost(scratch / "draw0", scratch)
 
-    print("\nsetting                                   swaps        other flower  non-flower    off-topic     clean flagged  nine-kind flagged")
+    print(f"\n{args.backbone}'s frozen features")
+    print("setting                                   swaps        other flower  non-flower    off-topic     clean flagged  nine-kind flagged")
     table = {}
     for v, overrides in enumerate(variants):
         rows = found[v]

@@ -112,7 +112,7 @@ def test_train_fine_tunes_the_last_block_by_default_and_not_with_zero(tmp_path):
     options = {"progress": False, "epochs": 30, "fine_tune_epochs": 2, "test_pct": 25, "suspects": False}
     by_default = train(dataset, out=tmp_path / "default", **options)
     metrics = json.loads((tmp_path / "default" / "metrics.json").read_text())
-    assert by_default.fine_tuned is not None and by_default.fine_tuned.blocks == "1"
+    assert by_default.fine_tuned is not None and by_default.fine_tuned.tuning.blocks == 1
     assert metrics["settings"]["fine_tune"] == "1" and "fine_tune" in metrics["curves"]
     assert "Fine-tuned the last 1 block(s)" in by_default.summary()
     told_not_to = train(dataset, out=tmp_path / "off", fine_tune="0", **options)

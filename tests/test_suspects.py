@@ -149,7 +149,9 @@ def test_suspects_json_is_never_left_half_written(tmp_path, monkeypatch):
     def interrupted(*_args, **_kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(suspects_module.os, "replace", interrupted)
+    import retrainkit.atomic
+
+    monkeypatch.setattr(retrainkit.atomic.os, "replace", interrupted)  # every file that must not tear is written through it
     with pytest.raises(KeyboardInterrupt):
         suspects_module.write_suspects(root, report)
     assert (root / ".curate" / "suspects.json").read_text() == before
