@@ -15,21 +15,21 @@ from pathlib import Path
 
 from retrainkit.dataset_layout import COLLECT_DIR, LICENSES
 
-from . import inaturalist
 from . import licenses as licence_table
-from .api import JsonApi
 from .candidate import Candidate
-from .commons import CommonsSearch, one_request_at_a_time
 from .config import CommonsSettings, FlickrSettings, INaturalistSettings, OpenverseSettings
 from .errors import CollectError
-from .feed import FeedSource
-from .flickr import FlickrClient
 from .http import HostPauses, RetryPolicy, make_session
-from .inaturalist import INaturalistSearch
 from .labels import LabelQuery
-from .openverse import OpenverseClient
 from .ratelimit import SharedWindowLimiter
-from .search import SearchQuery, SearchSource
+from .services import inaturalist
+from .services.api import JsonApi
+from .services.commons import CommonsSearch, one_request_at_a_time
+from .services.feed import FeedSource
+from .services.flickr import FlickrClient
+from .services.inaturalist import INaturalistSearch
+from .services.openverse import OpenverseClient
+from .services.search import SearchQuery, SearchSource
 
 NAMES = ("openverse", "commons", "inaturalist", "flickr", "feed")
 KEYLESS_DEFAULT = ("openverse", "commons")

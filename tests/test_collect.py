@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from collector import collect
-from collector import search as search_module
+from collector.services import search as search_module
 
 REQUIRED_FIELDS = {
     "id", "label", "query", "owner", "ownername", "license", "license_name", "page_url", "url",

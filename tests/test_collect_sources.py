@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from collector import collect, download
-from collector import inaturalist as inaturalist_client  # the fixture `inaturalist` is the fake
 from collector.errors import CollectError, SourceUnavailable
+from collector.services import inaturalist as inaturalist_client  # the fixture `inaturalist` is the fake
 from tests.fake_flickr import API_KEY, API_SECRET
 
 

@@ -16,12 +16,12 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from . import sizes
+from .. import sizes
+from ..candidate import Candidate
+from ..errors import CollectError
+from ..licenses import License, cc_url, code_of, short_name
+from ..numbers import as_float
 from .api import JsonApi
-from .candidate import Candidate
-from .errors import CollectError
-from .licenses import License, cc_url, code_of, short_name
-from .numbers import as_float
 
 ANONYMOUS_PAGE_SIZE = 20
 ANONYMOUS_RESULT_CAP = 240

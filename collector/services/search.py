@@ -12,10 +12,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from . import sizes
-from .candidate import Candidate
+from .. import sizes
+from ..candidate import Candidate
+from ..licenses import License
 from .flickr import FlickrClient
-from .licenses import License
 
 RESULT_CAP = 4000
 MAX_PER_PAGE = 500

@@ -18,12 +18,12 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from . import sizes
+from .. import sizes
+from ..candidate import Candidate
+from ..errors import LabelNotFound
+from ..licenses import License, cc_url, short_name
+from ..numbers import as_int
 from .api import JsonApi
-from .candidate import Candidate
-from .errors import LabelNotFound
-from .licenses import License, cc_url, short_name
-from .numbers import as_int
 
 PER_PAGE = 200
 REQUESTS_PER_MINUTE = 60

@@ -21,12 +21,12 @@ from filelock import FileLock
 
 from retrainkit.user_cache import user_cache_folder
 
-from . import sizes
+from .. import sizes
+from ..candidate import Candidate
+from ..http import HostPauses, RetryPolicy, host_of
+from ..licenses import License, cc_url, code_of, short_name
+from ..numbers import as_float, as_int
 from .api import JsonApi
-from .candidate import Candidate
-from .http import HostPauses, RetryPolicy, host_of
-from .licenses import License, cc_url, code_of, short_name
-from .numbers import as_float, as_int
 
 #: The widths Wikimedia renders and caches (other widths are refused or rounded up).
 STANDARD_WIDTHS = (20, 40, 60, 120, 250, 330, 500, 960, 1280, 1920, 3840)

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 
 import requests
 
-from . import sizes
-from .candidate import Candidate
-from .errors import CollectError, FlickrUnavailable
-from .licenses import UNKNOWN
+from .. import sizes
+from ..candidate import Candidate
+from ..errors import CollectError, FlickrUnavailable
+from ..licenses import UNKNOWN
 
 _LINK = re.compile(r"/photos/([^/]+)/(\d+)")
 _AUTHOR = re.compile(r'\("?(.*?)"?\)\s*$')

@@ -16,8 +16,8 @@ from typing import Any
 
 import requests
 
-from .errors import SourceUnavailable
-from .http import RetryPolicy
+from ..errors import SourceUnavailable
+from ..http import RetryPolicy
 
 
 class JsonApi:

@@ -16,10 +16,10 @@ import flickrapi
 import requests
 from flickrapi.exceptions import FlickrError
 
-from .errors import CollectError, FlickrUnavailable
-from .http import RetryPolicy, make_session
-from .numbers import as_int
-from .ratelimit import SharedWindowLimiter, SlidingWindowLimiter
+from ..errors import CollectError, FlickrUnavailable
+from ..http import RetryPolicy, make_session
+from ..numbers import as_int
+from ..ratelimit import SharedWindowLimiter, SlidingWindowLimiter
 
 LOG = logging.getLogger(__name__)
 # flickrapi logs every non-200 reply at ERROR; with no handler Python would print those to stderr
