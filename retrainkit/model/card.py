@@ -13,7 +13,7 @@ import dataclasses
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from ..atomic import write_atomically
 from .errors import ModelError
@@ -79,9 +79,46 @@ class OpenSetMetrics(Calibration):
     test_unknown: list[dict] = field(default_factory=list)
 
 
+class _FolderRecord:
+    """A JSON file of a model folder, written whole and read leniently: `FILE` and `from_dict` say which and how."""
+
+    FILE = ""
+
+    def to_dict(self) -> dict:
+        raise NotImplementedError
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        raise NotImplementedError
+
+    def write(self, folder: Path) -> Path:
+        return write_atomically(folder / self.FILE, json.dumps(self.to_dict(), indent=1))
+
+    @classmethod
+    def read(cls, folder: Path):
+        """The folder's record; one without a readable one is a one-line ModelError."""
+        data = _json(folder / cls.FILE)
+        try:
+            if data is not None:
+                return cls.from_dict(data)
+        except (TypeError, ValueError, KeyError):
+            pass
+        raise ModelError(f"{folder}: not a model folder made by train (no readable {cls.FILE})")
+
+    @classmethod
+    def read_if_any(cls, folder: Path):
+        """The record, or None where the folder has none it can read (folders from before it)."""
+        try:
+            return cls.read(folder)
+        except ModelError:
+            return None
+
+
 @dataclass
-class ModelCard:
+class ModelCard(_FolderRecord):
     """model.json: the backbone, the input it takes, the labels, the outputs and the open set's calibration."""
+
+    FILE: ClassVar[str] = MODEL_CARD
 
     backbone: str
     image_size: int
@@ -109,26 +146,6 @@ class ModelCard:
         card.open_set = Calibration.from_dict(data.get("open_set"))
         return card
 
-    def write(self, folder: Path) -> Path:
-        return write_atomically(folder / MODEL_CARD, json.dumps(self.to_dict(), indent=1))
-
-    @classmethod
-    def read(cls, folder: Path) -> ModelCard:
-        """The folder's model card; one without a readable one is a one-line ModelError."""
-        data = _json(folder / MODEL_CARD)
-        try:
-            return cls.from_dict(data) if data is not None else _missing(folder, MODEL_CARD)
-        except (TypeError, ValueError):
-            return _missing(folder, MODEL_CARD)
-
-    @classmethod
-    def read_if_any(cls, folder: Path) -> ModelCard | None:
-        """The model card, or None where the folder has none it can read (folders from before it)."""
-        try:
-            return cls.read(folder)
-        except ModelError:
-            return None
-
 
 @dataclass
 class ScoresOnTest:
@@ -147,8 +164,10 @@ class ScoresOnTest:
 
 
 @dataclass
-class Metrics:
+class Metrics(_FolderRecord):
     """metrics.json: every number `train` measured, for programs, the report page and `serve`'s about box."""
+
+    FILE: ClassVar[str] = METRICS
 
     dataset: str
     backbone: str
@@ -180,25 +199,6 @@ class Metrics:
         metrics.open_set = _from_dict(OpenSetMetrics, open_set) if Calibration.from_dict(open_set) is not None else None
         return metrics
 
-    def write(self, folder: Path) -> Path:
-        return write_atomically(folder / METRICS, json.dumps(self.to_dict(), indent=1))
-
-    @classmethod
-    def read(cls, folder: Path) -> Metrics:
-        """The folder's metrics; one without readable metrics is a one-line ModelError."""
-        data = _json(folder / METRICS)
-        try:
-            return cls.from_dict(data) if data is not None else _missing(folder, METRICS)
-        except (TypeError, ValueError, KeyError):
-            return _missing(folder, METRICS)
-
-    @classmethod
-    def read_if_any(cls, folder: Path) -> Metrics | None:
-        try:
-            return cls.read(folder)
-        except ModelError:
-            return None
-
 
 def _json(file: Path) -> dict | None:
     try:
@@ -206,7 +206,3 @@ def _json(file: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def _missing(folder: Path, name: str):
-    raise ModelError(f"{folder}: not a model folder made by train (no readable {name})")
