@@ -86,7 +86,7 @@ def cross_validate(tree: Path, backbone: str, blocks: str, folds_count: int, rep
     from retrainkit.quiet_tf import import_tensorflow
 
     import_tensorflow()
-    from train.features.extraction import job_for
+    from train.features.decoding import job_for
     from train.finetune.images import ImageBatches
     from train.finetune.loop import ArrayBatches, build_model, fine_tune, relative_cost
     from train.finetune.loop import probabilities as tuned_probabilities

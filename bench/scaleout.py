@@ -33,7 +33,8 @@ from bench.trees import make_tree  # noqa: E402
 from curate.scan import scan  # noqa: E402
 from scaleout import embed  # noqa: E402
 from train.features.cache import BottleneckCache  # noqa: E402
-from train.features.extraction import extract, job_for  # noqa: E402
+from train.features.decoding import job_for  # noqa: E402
+from train.features.extraction import extract  # noqa: E402
 from train.network import backbones  # noqa: E402
 
 FLOWERS = ROOT.parent / "shared" / "data" / "flowers-dev"

@@ -34,7 +34,8 @@ import tensorflow as tf  # noqa: E402
 from retrainkit.model.preprocessing import preprocess  # noqa: E402
 from retrainkit.model.slicing import in_slices, slice_size  # noqa: E402
 from train.features.cache import BottleneckCache  # noqa: E402
-from train.features.extraction import Job, extract  # noqa: E402
+from train.features.decoding import Job  # noqa: E402
+from train.features.extraction import extract  # noqa: E402
 from train.network import backbones  # noqa: E402
 
 FLOWERS = ROOT.parent / "shared" / "data" / "flowers-dev"

@@ -37,7 +37,8 @@ class BackboneHandler(ModelHandler):
 
     def run_inference(self, batch: Sequence[tuple[ImageRecord, bytes]], model, inference_args: dict[str, Any] | None = None
                       ) -> Iterable[PredictionResult]:
-        from train.features.extraction import job_for, vectors_of
+        from train.features.decoding import job_for
+        from train.features.extraction import vectors_of
 
         jobs = [job_for(Path(""), record) for record, _ in batch]  # the bytes are in hand: the path names them only
         vectors, failed = vectors_of(model, [(job, data) for job, (_, data) in zip(jobs, batch)])

@@ -82,7 +82,7 @@ def test_a_lock_left_by_a_killed_process_is_taken_over(dataset, capsys):
 
 def test_train_finishes_and_reports_files_moved_or_changed_while_it_extracts(tiny_backbone, tmp_path, monkeypatch):
     """`curate apply` and an editor strike after the first batch of extraction, on photos not yet read."""
-    import train.features.extraction as bottlenecks
+    import train.features.decoding as decoding
     from train.pipeline import train
 
     tree = tmp_path / "colours"
@@ -90,7 +90,7 @@ def test_train_finishes_and_reports_files_moved_or_changed_while_it_extracts(tin
         for i in range(12):
             write(tree / label / f"{label}-{i:02d}.jpg", encode(coloured(500 + i, colour)))
     moved, changed = ["red/red-11.jpg", "green/green-11.jpg"], "blue/blue-11.jpg"
-    original = bottlenecks._decode_batch
+    original = decoding._decode_batch
     calls = []
 
     def meanwhile(jobs, decode, failed):
@@ -101,12 +101,12 @@ def test_train_finishes_and_reports_files_moved_or_changed_while_it_extracts(tin
         calls.append(len(jobs))
         return original(jobs, decode, failed)
 
-    monkeypatch.setattr(bottlenecks, "_decode_batch", meanwhile)
+    monkeypatch.setattr(decoding, "_decode_batch", meanwhile)
     result = train(tree, out=tmp_path / "model", backbone=tiny_backbone, progress=False, epochs=20, extract_batch=8,
                    suspects=False)
     assert len(calls) > 1
     assert {path: result.skipped.get(path) for path in [*moved, changed]} == {
-        moved[0]: bottlenecks.GONE, moved[1]: bottlenecks.GONE, changed: bottlenecks.CHANGED}
+        moved[0]: decoding.GONE, moved[1]: decoding.GONE, changed: decoding.CHANGED}
     assert "moved or deleted while train ran" in result.summary()
     split = json.loads((tmp_path / "model" / "split.json").read_text())
     assert not {changed, *moved} & {p for part in split.values() for p in part}

@@ -154,7 +154,7 @@ def test_fine_tuned_export_classifies_like_the_evaluation_and_activations_are_ca
 def test_fine_tune_all_trains_every_layer_from_the_images_with_progress(tmp_path, capsys):
     """The whole network from the files: every layer (the stem too) changes; an ETA is shown."""
     from train.features.cache import key_for
-    from train.features.extraction import Job
+    from train.features.decoding import Job
     from train.finetune.images import ImageBatches
     from train.network.backbones import load
 

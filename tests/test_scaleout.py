@@ -76,7 +76,8 @@ def beam_run(tmp_path_factory):
 
 def test_beam_rows_equal_the_local_scan_and_bottleneck_cache(beam_run):
     from train.features.cache import BottleneckCache, key_for
-    from train.features.extraction import extract, job_for
+    from train.features.decoding import job_for
+    from train.features.extraction import extract
     from train.network import backbones
 
     base, expected, stdout = beam_run

@@ -108,7 +108,7 @@ def test_exif_orientation_matches_pillow(orientation, fmt):
 def test_a_batch_prepared_in_one_call_equals_photo_by_photo():
     """Extraction prepares a batch in one graph call; the network must get exactly what the
     per-photo path (the exported model's) gives, plain and augmented."""
-    from train.features.extraction import decode_graph
+    from train.features.decoding import decode_graph
     from train.network import backbones
 
     preparation = decode_graph(backbones.load("efficientnet_lite0"))

@@ -21,7 +21,8 @@ from tests.tiny_backbone import SIZE
 from train.cli import train_main
 from train.errors import TrainError
 from train.features.cache import BottleneckCache, key_for
-from train.features.extraction import Job, extract
+from train.features.decoding import Job
+from train.features.extraction import extract
 from train.pipeline import train
 
 

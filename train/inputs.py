@@ -22,7 +22,8 @@ from retrainkit.model import slicing
 from .errors import TrainError
 from .examples import Examples
 from .features.cache import BottleneckCache, key_for
-from .features.extraction import GONE, Job, extract, job_for
+from .features.decoding import GONE, Job, job_for
+from .features.extraction import extract
 from .finetune.loop import cut_for
 from .network import backbones
 from .settings import TrainSettings

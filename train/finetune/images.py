@@ -5,7 +5,7 @@ changes, so every epoch needs every photo's pixels. Storing the preprocessed pix
 600 KB a photo; decoding again costs little beside the network's forward and backward pass, and
 lets every epoch see a fresh augmentation of every photo (variant number = epoch, so a run is
 reproducible). Decoding overlaps the network exactly as extraction does
-(train.features.extraction.decoded_batches), with the same preprocessing graph, so what the network
+(train.features.decoding.decoded_batches), with the same preprocessing graph, so what the network
 learns from is what the exported model will be given.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..features.extraction import Job, decode_graph, decoded_batches
+from ..features.decoding import Job, decode_graph, decoded_batches
 from ..network.backbones import Backbone
 from .loop import Batch
 

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..examples import Examples
-from ..features.extraction import job_for
+from ..features.decoding import job_for
 from ..head import accuracy
 from ..inputs import TrainingInputs
 from ..settings import FineTune
