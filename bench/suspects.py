@@ -1,7 +1,7 @@
 """Benchmark: do suspects catch what keyword search really files wrongly, without flagging clean photos?
 
     python bench/suspects.py [--draws 5] [--sweep offtopic_z=2.0,2.5,3.0 suspect_margin=0.5,0.7] [--cost]
-                             [--backbone efficientnet_lite2] [--cache DIR]
+                             [--backbone efficientnet_lite2] [--fine-tuned] [--cache DIR]
 
 Noisy trees made the way keyword search fills one (bench/trees.py keyword_noise_tree): four of
 flowers-dev's five labels, from each 8% of its photos filed under another label (swaps) and 10% more
@@ -42,14 +42,27 @@ KINDS = ("swap", "other flower", "non-flower", "clean")
 CLEAN_AT_MOST = 0.03
 
 
-def judged(tree: Path, cache: Path, backbone: str = "efficientnet_lite0"):
-    """Everything suspects need, prepared once per tree: (run, the head's epoch count)."""
+def judged(tree: Path, cache: Path, backbone: str = "efficientnet_lite0", fine_tuned: bool = False):
+    """Everything suspects need, prepared once per tree: (run, the head's epoch count). With `fine_tuned`, the
+    photos' vectors are the fine-tuned network's (the default last block, tuned on the tree's own split as
+    `train` tunes it) instead of the frozen backbone's."""
+    from dataclasses import replace
+
+    from train.finetune.step import fine_tune_step
     from train.inputs import gather_inputs
     from train.pipeline import _train_head
 
-    run = gather_inputs(tree, None, False, {"fine_tune": "0", "cache_dir": str(cache), "backbone": backbone})
+    options = {"cache_dir": str(cache), "backbone": backbone, **({} if fine_tuned else {"fine_tune": "0"})}
+    run = gather_inputs(tree, None, False, options)
     with tempfile.TemporaryDirectory() as logs:
-        _, history = _train_head(run, Path(logs), False)
+        head, history = _train_head(run, Path(logs), False)
+        if fine_tuned:
+            tuned = fine_tune_step(run, head, set(), Path(logs), False, None)
+            vector_of = {}
+            for rows in tuned.features.values():
+                plain = rows.one_per_photo()
+                vector_of.update(zip(plain.paths, plain.features))
+            run = replace(run, plain=np.stack([vector_of[r.path] for r in run.usable]))
     return run, history.best_epoch
 
 
@@ -90,6 +103,7 @@ def main() -> None:
     parser.add_argument("--cost", action="store_true", help="also time what suspects add to a warm train")
     parser.add_argument("--backbone", default="efficientnet_lite0", help="whose frozen features judge (train's --backbone)")
     parser.add_argument("--cache", help="keep the vector cache here between runs (default: in the scratch folder)")
+    parser.add_argument("--fine-tuned", action="store_true", help="judge on the fine-tuned network's features (the default last block)")
     args = parser.parse_args()
     from retrainkit.quiet_tf import import_tensorflow
 
@@ -105,13 +119,13 @@ def main() -> None:
         scratch = Path(scratch_name)
         cache = Path(args.cache) if args.cache else scratch / "cache"
         clean_truth = link_kinds([flowers, others], scratch / "nine")
-        run, epochs = judged(scratch / "nine", cache, args.backbone)
+        run, epochs = judged(scratch / "nine", cache, args.backbone, args.fine_tuned)
         for v, overrides in enumerate(variants):
             nine[v] = shares(clean_truth, flagged_by(run, epochs, overrides))["clean"]
         for draw in range(args.draws):
             tree = scratch / f"draw{draw}"
             truth = keyword_noise_tree(flowers, others, ood, tree, seed=draw, left_out=labels[draw % len(labels)])
-            run, epochs = judged(tree, cache, args.backbone)
+            run, epochs = judged(tree, cache, args.backbone, args.fine_tuned)
             for v, overrides in enumerate(variants):
                 found[v].append(shares(truth, flagged_by(run, epochs, overrides)))
             print(f"draw {draw} (without {labels[draw % len(labels)]}): " + ", ".join(
@@ -119,7 +133,7 @@ def main() -> None:
         if args.cost:
             cost(scratch / "draw0", scratch)
 
-    print(f"\n{args.backbone}'s frozen features")
+    print(f"\n{args.backbone}'s {'fine-tuned' if args.fine_tuned else 'frozen'} features")
     print("setting                                   swaps        other flower  non-flower    off-topic     clean flagged  nine-kind flagged")
     table = {}
     for v, overrides in enumerate(variants):
