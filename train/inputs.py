@@ -24,8 +24,7 @@ from .examples import Examples
 from .features.cache import BottleneckCache, key_for
 from .features.decoding import GONE, Job, job_for
 from .features.extraction import extract
-from .finetune.loop import cut_for
-from .network import backbones
+from .network import backbones, efficientnet_lite
 from .settings import TrainSettings
 from .split import TEST, TRAIN, VALIDATION, split
 
@@ -99,7 +98,7 @@ def gather_inputs(dataset: str | os.PathLike, config: str | os.PathLike | None, 
         raise TrainError(f"--fine-tune works with the built-in {', '.join(backbones.BUILT_IN)}: a TF Hub or SavedModel backbone is "
                          "a sealed graph whose blocks cannot be unfrozen one by one; train its head without --fine-tune")
     cache = BottleneckCache(settings.cache_folder(root), backbone.id)
-    cut = cut_for(settings.fine_tune_blocks, backbone.lite) if settings.fine_tuning and not settings.fine_tune_all else None
+    cut = efficientnet_lite.cut_for(settings.fine_tune_blocks, backbone.lite) if settings.fine_tuning and not settings.fine_tune_all else None
     activations = None if cut is None else activation_cache(settings, root, backbone, cut)
     try:
         jobs = _jobs(root, usable, placement, settings.augment)

@@ -34,10 +34,9 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from ..errors import TrainError
 from ..head import BestEpoch, EpochScores, class_weights, train_step
 from ..network import efficientnet_lite
-from ..settings import MAX_FINE_TUNE_BLOCKS, TrainSettings
+from ..settings import TrainSettings
 from .temperature import calibrated, cross_entropy
 
 #: (inputs, labels, positions of these rows in the source) - rows a source could not decode are left out
@@ -98,14 +97,6 @@ class FineTuneHistory:
     #: per epoch from 0; training numbers are the running ones of the epoch's (augmented, dropout) batches
     curve: list[EpochScores] = field(default_factory=list)
     seconds: float = 0.0
-
-
-def cut_for(blocks: int, lite: efficientnet_lite.Variant) -> int:
-    """The first block trained when the last `blocks` blocks of `lite` are unfrozen."""
-    total = len(lite.blocks)
-    if not 1 <= blocks <= MAX_FINE_TUNE_BLOCKS:
-        raise TrainError(f"--fine-tune takes 1 to {MAX_FINE_TUNE_BLOCKS} blocks (the last ones of {total}) or 'all'")
-    return total - blocks
 
 
 def relative_cost(lite: efficientnet_lite.Variant, cut: int) -> float:

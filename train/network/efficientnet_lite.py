@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import TrainError
+from ..settings import MAX_FINE_TUNE_BLOCKS
 from .torch_pickle import load_legacy_state_dict
 
 FEATURES = 1280
@@ -246,3 +247,11 @@ def _block(x, state, index: int, cin: int, expanded: int, kernel: int, cout: int
     if stride == 1 and cin == cout:
         x = keras.layers.Add(name=f"{name}_add")([shortcut, x])
     return x
+
+
+def cut_for(blocks: int, lite: Variant) -> int:
+    """The first block trained when the last `blocks` blocks of `lite` are unfrozen."""
+    total = len(lite.blocks)
+    if not 1 <= blocks <= MAX_FINE_TUNE_BLOCKS:
+        raise TrainError(f"--fine-tune takes 1 to {MAX_FINE_TUNE_BLOCKS} blocks (the last ones of {total}) or 'all'")
+    return total - blocks
