@@ -249,7 +249,11 @@ def _predict(model: keras.Model):
     if function is None:
         spec = tf.TensorSpec([None, *model.input_shape[1:]], tf.float32)
         held = weakref.ref(model)
-        function = _INFERENCE[model] = tf.function(lambda x: held()(x, training=False), input_signature=[spec])
+
+        def inference(images):
+            return held()(images, training=False)
+
+        function = _INFERENCE[model] = tf.function(inference, input_signature=[spec])
     return function
 
 
