@@ -71,8 +71,9 @@ class Classifier:
         self.labels = read_labels(folder)
         #: model.json; None for a folder from before it (then the image size is the default)
         self.card = ModelCard.read_if_any(folder)
-        #: the model's open set ("none of the labels"): its calibration, None for a model exported before it
+        #: whether the model answers "none of the labels" (`known`); False for a model exported before the open set
         self.has_open_set = "known" in self._signature.structured_outputs
+        #: that answer's calibration, as the model card holds it
         self.open_set: Calibration | None = self.card.open_set if self.has_open_set and self.card is not None else None
 
     @property
