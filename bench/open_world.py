@@ -6,7 +6,7 @@ at the share of the labels' own photos the promise allows?
 
 Nine kinds (flowers-dev's five and other-flowers-dev's four) in a held-out-kind rotation: rotations 0-2 each
 hold out every third kind (both sources on both sides, so a kind cannot be told by its photographer pool),
-rotation 3 holds out other-flowers-dev (five known flowers-dev labels, the issue's setting). For each,
+rotation 3 holds out other-flowers-dev (five known flowers-dev labels, as a user's first model has them). For each,
 `train` (the real pipeline, default settings: fine-tuning) learns the known kinds; then every photo is
 scored by each candidate, in numpy, from the same cached vectors the pipeline made:
 
