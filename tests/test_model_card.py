@@ -62,3 +62,18 @@ def test_an_unreadable_card_is_one_line_naming_the_file(tmp_path, content):
         ModelCard.read(tmp_path)
     assert "\n" not in str(caught.value)
     assert ModelCard.read_if_any(tmp_path) is None
+
+
+def test_a_model_that_does_not_load_is_one_line_and_exit_1(tmp_path, capsys):
+    """The input was a model folder as train writes it, but its SavedModel is damaged: ours to report, not the user's typo."""
+    from retrainkit.model.cli import main as classify_main
+    from tests.conftest import SAMPLE_FLOWERS
+
+    folder = tmp_path / "model"
+    (folder / "saved_model").mkdir(parents=True)
+    (folder / "saved_model" / "saved_model.pb").write_bytes(b"\x00 not a protocol buffer \xff" * 10)
+    (folder / "labels.txt").write_text("daisy\nroses\n")
+    photo = sorted((SAMPLE_FLOWERS / "daisy").iterdir())[0]
+    assert classify_main([str(folder), str(photo)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cannot load the model" in err and "train it again" in err, err
