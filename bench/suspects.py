@@ -52,6 +52,12 @@ def judged(tree: Path, cache: Path, backbone: str = "efficientnet_lite0", fine_t
     from train.inputs import gather_inputs
     from train.pipeline import _train_head
 
+    if "+" in backbone:  # several backbones: each photo's frozen vectors side by side, judged as one
+        runs = [judged(tree, cache, name)[0] for name in backbone.split("+")]
+        first = runs[0]
+        with tempfile.TemporaryDirectory() as logs:
+            _, history = _train_head(first, Path(logs), False)
+        return replace(first, plain=np.concatenate([r.plain for r in runs], axis=1)), history.best_epoch
     options = {"cache_dir": str(cache), "backbone": backbone, **({} if fine_tuned else {"fine_tune": "0"})}
     run = gather_inputs(tree, None, False, options)
     with tempfile.TemporaryDirectory() as logs:
@@ -101,7 +107,8 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=5)
     parser.add_argument("--sweep", nargs="*", default=[], metavar="SETTING=V1,V2", help="train settings to try, every combination")
     parser.add_argument("--cost", action="store_true", help="also time what suspects add to a warm train")
-    parser.add_argument("--backbone", default="efficientnet_lite0", help="whose frozen features judge (train's --backbone)")
+    parser.add_argument("--backbone", default="efficientnet_lite0",
+                        help="whose frozen features judge (train's --backbone); A+B: both backbones' vectors side by side")
     parser.add_argument("--cache", help="keep the vector cache here between runs (default: in the scratch folder)")
     parser.add_argument("--fine-tuned", action="store_true", help="judge on the fine-tuned network's features (the default last block)")
     args = parser.parse_args()

@@ -19,6 +19,7 @@ from retrainkit.dataset_layout import CURATE_DIR, REJECTS
 from retrainkit.locks import file_lock
 
 from .errors import CurateError
+from .tree import data_path_parts
 
 _ENTRY = re.compile(r"^(?P<path>.*?)(?:\s+#\s?(?P<reason>.*))?$")
 HEADER = "# Rejected images: one `label/file  # reason` a line. `curate apply` moves them to .quarantine/.\n"
@@ -114,7 +115,6 @@ def relative_to_dataset(root: Path, given: str) -> str:
 def resolve(root: Path, given: str) -> str:
     """Accept `label/file` or a path to the file (e.g. `dataset/label/file`); return `label/file`."""
     relative = relative_to_dataset(root, given)
-    parts = relative.split("/")
-    if len(parts) < 2 or any(part in ("", ".", "..") or part.startswith(".") for part in parts):
+    if data_path_parts(relative) is None:  # beside the labels, under a dot-name (. and .. too), or not relative
         raise CurateError(f"{given}: give an image as label/file inside {root}")
     return relative
