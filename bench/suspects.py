@@ -57,7 +57,25 @@ def judged(tree: Path, cache: Path, backbone: str = "efficientnet_lite0", fine_t
         first = runs[0]
         with tempfile.TemporaryDirectory() as logs:
             _, history = _train_head(first, Path(logs), False)
-        return replace(first, plain=np.concatenate([r.plain for r in runs], axis=1)), history.best_epoch
+        # no ImageNet hints: they read the first backbone's vectors alone
+        return (replace(first, plain=np.concatenate([r.plain for r in runs], axis=1), backbone=replace(first.backbone, lite=None)),
+                history.best_epoch)
+    if backbone.endswith("+block"):  # the frozen vectors beside the pooled activations entering the last block
+        run = gather_inputs(tree, None, False, {"cache_dir": str(cache), "backbone": backbone.removesuffix("+block")})
+        shape = run.backbone.lite.activation_shape(run.at_cut.cut)
+        pooled = {}
+        for rows in run.at_cut.data.values():
+            plain = rows.one_per_photo()
+            pooled.update(zip(plain.paths, plain.features.reshape(-1, *shape).mean(axis=(1, 2))))
+        block = np.stack([pooled[r.path] for r in run.usable])
+
+        def unit_rows(x):
+            return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+        with tempfile.TemporaryDirectory() as logs:
+            _, history = _train_head(run, Path(logs), False)
+        both = np.concatenate([unit_rows(run.plain), unit_rows(block)], axis=1) * np.linalg.norm(run.plain, axis=1).mean()
+        return replace(run, plain=both, backbone=replace(run.backbone, lite=None)), history.best_epoch
     options = {"cache_dir": str(cache), "backbone": backbone, **({} if fine_tuned else {"fine_tune": "0"})}
     run = gather_inputs(tree, None, False, options)
     with tempfile.TemporaryDirectory() as logs:
