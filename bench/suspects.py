@@ -52,7 +52,7 @@ def judged(tree: Path, cache: Path, backbone: str = "efficientnet_lite0", fine_t
     from train.inputs import gather_inputs
     from train.pipeline import _train_head
 
-    if "+" in backbone:  # several backbones: each photo's frozen vectors side by side, judged as one
+    if "+" in backbone and not backbone.endswith("+block"):  # several backbones: each photo's frozen vectors side by side, judged as one
         runs = [judged(tree, cache, name)[0] for name in backbone.split("+")]
         first = runs[0]
         with tempfile.TemporaryDirectory() as logs:
