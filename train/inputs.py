@@ -25,7 +25,7 @@ from .features.cache import BottleneckCache, key_for
 from .features.decoding import GONE, Job, job_for
 from .features.extraction import extract
 from .network import backbones, efficientnet_lite
-from .settings import TrainSettings
+from .settings import BUILT_IN_BACKBONES, TrainSettings
 from .split import TEST, TRAIN, VALIDATION, split
 
 
@@ -47,8 +47,6 @@ class TrainingInputs:
     extracted: int
     #: with --fine-tune N: the activations entering the first fine-tuned block, per split (train: every variant)
     at_cut: AtCut | None = None
-    #: why the default ("auto") did not fine-tune, in one line; "" when it did or was told
-    fine_tune_note: str = ""
 
 
 @dataclass
@@ -95,7 +93,7 @@ def gather_inputs(dataset: str | os.PathLike, config: str | os.PathLike | None, 
 
     backbone = backbones.load(settings.backbone, settings.image_size)
     if settings.fine_tuning and backbone.lite is None:
-        raise TrainError(f"--fine-tune works with the built-in {', '.join(backbones.BUILT_IN)}: a TF Hub or SavedModel backbone is "
+        raise TrainError(f"--fine-tune works with the built-in {', '.join(BUILT_IN_BACKBONES)}: a TF Hub or SavedModel backbone is "
                          "a sealed graph whose blocks cannot be unfrozen one by one; train its head without --fine-tune")
     cache = BottleneckCache(settings.cache_folder(root), backbone.id)
     cut = efficientnet_lite.cut_for(settings.fine_tune_blocks, backbone.lite) if settings.fine_tuning and not settings.fine_tune_all else None
@@ -125,8 +123,7 @@ def gather_inputs(dataset: str | os.PathLike, config: str | os.PathLike | None, 
         if activations is not None:
             activations.close()
     return TrainingInputs(root=root, settings=settings, analysis=analysis, usable=usable, skipped=skipped, labels=labels,
-                    placement=placement, backbone=backbone, data=data, plain=plain, extracted=extracted, at_cut=at_cut,
-                    fine_tune_note=settings.fine_tuning.note)
+                    placement=placement, backbone=backbone, data=data, plain=plain, extracted=extracted, at_cut=at_cut)
 
 
 def activation_cache(settings: TrainSettings, root: Path, backbone: backbones.Backbone, cut: int) -> BottleneckCache:

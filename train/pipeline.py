@@ -208,7 +208,7 @@ def _finish(run: TrainingInputs, target: Path, head, history: History, tflite: b
                        validation_accuracy=validation_accuracy, images=counts, skipped=run.skipped,
                        seconds=time.perf_counter() - started, extracted=run.extracted, suspects=report, dropped=dropped,
                        accuracy_with_suspects=accuracy_with, dataset=run.root, fine_tuned=fine_tuned, open_set=known,
-                       fine_tune_note=run.fine_tune_note)
+                       fine_tune_note=run.settings.fine_tuning.note)
 
 
 def find_suspects_in(dataset: str | os.PathLike, *, config: str | os.PathLike | None = None, progress: bool = True,

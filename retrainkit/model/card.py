@@ -9,6 +9,7 @@ does not know are ignored, so old model folders keep working.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from dataclasses import asdict, dataclass, field
@@ -80,16 +81,10 @@ class OpenSetMetrics(Calibration):
 
 
 class _FolderRecord:
-    """A JSON file of a model folder, written whole and read leniently: `FILE` and `from_dict` say which and how."""
+    """A JSON file of a model folder, written whole and read leniently. A record class names its file
+    (`FILE`) and gives `to_dict` and `from_dict`; this base writes and reads it."""
 
     FILE = ""
-
-    def to_dict(self) -> dict:
-        raise NotImplementedError
-
-    @classmethod
-    def from_dict(cls, data: dict):
-        raise NotImplementedError
 
     def write(self, folder: Path) -> Path:
         return write_atomically(folder / self.FILE, json.dumps(self.to_dict(), indent=1))
@@ -98,12 +93,13 @@ class _FolderRecord:
     def read(cls, folder: Path):
         """The folder's record; one without a readable one is a one-line ModelError."""
         data = _json(folder / cls.FILE)
-        try:
-            if data is not None:
-                return cls.from_dict(data)
-        except (TypeError, ValueError, KeyError):
-            pass
-        raise ModelError(f"{folder}: not a model folder made by train (no readable {cls.FILE})")
+        record = None
+        if data is not None:
+            with contextlib.suppress(TypeError, ValueError, KeyError):  # fields of the wrong kind: unreadable too
+                record = cls.from_dict(data)
+        if record is None:
+            raise ModelError(f"{folder}: not a model folder made by train (no readable {cls.FILE})")
+        return record
 
     @classmethod
     def read_if_any(cls, folder: Path):

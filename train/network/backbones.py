@@ -28,8 +28,6 @@ from ..settings import BUILT_IN_BACKBONES
 from . import efficientnet_lite
 
 EMBEDDED = "efficientnet_lite0"
-#: Every built-in backbone, by name.
-BUILT_IN = BUILT_IN_BACKBONES
 #: Input sizes of well-known TF Hub feature-vector models, matched against the handle.
 KNOWN_SIZES = (
     (r"inception_v3|inception-v3", 299),
@@ -91,7 +89,7 @@ def load(spec: str, image_size: int = 0) -> Backbone:
         return _wrap(network, spec, f"local-{_folder_digest(path)}", image_size)
     if _is_hub_handle(spec):
         return _wrap(_load_hub(spec), spec, "hub-" + hashlib.sha256(spec.encode()).hexdigest()[:16], image_size)
-    raise TrainError(f"unknown backbone {spec!r}: use {', '.join(BUILT_IN)} (built in, offline), a TF Hub handle, "
+    raise TrainError(f"unknown backbone {spec!r}: use {', '.join(BUILT_IN_BACKBONES)} (built in, offline), a TF Hub handle, "
                      "or a SavedModel folder")
 
 
@@ -114,7 +112,7 @@ def _load_hub(handle: str) -> object:
     except Exception as error:  # noqa: BLE001 - network, HTTP and format errors all mean "not available"
         raise TrainError(
             f"cannot load TF Hub model {handle} ({type(error).__name__}); offline? Use a built-in backbone "
-            f"({', '.join(BUILT_IN)}) or a local SavedModel folder with --backbone PATH"
+            f"({', '.join(BUILT_IN_BACKBONES)}) or a local SavedModel folder with --backbone PATH"
         ) from None
 
 
