@@ -1,7 +1,7 @@
 """Benchmark: do suspects catch what keyword search really files wrongly, without flagging clean photos?
 
     python bench/suspects.py [--draws 5] [--sweep offtopic_z=2.0,2.5,3.0 suspect_margin=0.5,0.7] [--cost]
-                             [--backbone efficientnet_lite2] [--fine-tuned] [--cache DIR]
+                             [--backbone efficientnet_lite2] [--fine-tuned] [--cache DIR] [--second-review]
 
 Noisy trees made the way keyword search fills one (bench/trees.py keyword_noise_tree): four of
 flowers-dev's five labels, from each 8% of its photos filed under another label (swaps) and 10% more
@@ -17,7 +17,11 @@ features, the head's epoch count from a head trained on the split). For each set
 clean photos flagged, with the spread over draws, and the share of the clean nine-kind tree flagged.
 Then a leave-one-draw-out choice: for each draw, the setting that catches most on the other draws
 while flagging at most 3% of their clean photos and of the nine-kind tree, scored on the draw left out,
-so the figure is not one fit to the trees it is reported on. `--cost`: the time suspects add to a warm
+so the figure is not one fit to the trees it is reported on. `--second-review`: after the first judgement
+of each noisy tree (defaults), a review as a user makes it - the flagged photos of no label rejected and
+moved to the quarantine (`curate apply`), the flagged swaps moved to their label (`curate move`) - then the
+tree judged again, learning the rejected photos as `train` does and, for comparison, without them; counted
+among the photos the first judgement missed. `--cost`: the time suspects add to a warm
 `train`, best of 3 alternating runs, on draw 0.
 Nothing is written into the data folders: the trees are links in a scratch folder.
 """
@@ -129,6 +133,8 @@ def main() -> None:
                         help="whose frozen features judge (train's --backbone); A+B: both backbones' vectors side by side")
     parser.add_argument("--cache", help="keep the vector cache here between runs (default: in the scratch folder)")
     parser.add_argument("--fine-tuned", action="store_true", help="judge on the fine-tuned network's features (the default last block)")
+    parser.add_argument("--second-review", action="store_true",
+                        help="also judge each noisy tree again after a first review, with and without learning its rejected photos")
     args = parser.parse_args()
     from retrainkit.quiet_tf import import_tensorflow
 
@@ -140,6 +146,7 @@ def main() -> None:
     variants = sweep_settings(args.sweep)
     found: dict[int, list[dict[str, float]]] = {v: [] for v in range(len(variants))}
     nine: dict[int, float] = {}
+    reviews: list[dict[str, dict[str, tuple[int, int]]]] = []
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
         cache = Path(args.cache) if args.cache else scratch / "cache"
@@ -153,6 +160,8 @@ def main() -> None:
             run, epochs = judged(tree, cache, args.backbone, args.fine_tuned)
             for v, overrides in enumerate(variants):
                 found[v].append(shares(truth, flagged_by(run, epochs, overrides)))
+            if args.second_review:
+                reviews.append(second_review(tree, truth, flagged_by(run, epochs, {}), cache, args.backbone))
             print(f"draw {draw} (without {labels[draw % len(labels)]}): " + ", ".join(
                 f"{sum(1 for k in truth.values() if k == kind)} {kind}" for kind in KINDS), flush=True)
         if args.cost:
@@ -171,6 +180,56 @@ def main() -> None:
               + f"  {off.mean():5.1f} (sd {off.std():4.1f})  {arr['clean'].mean():5.1f} (sd {arr['clean'].std():4.1f})  {nine[v] * 100:5.1f}")
     if len(variants) > 1:
         leave_one_out(variants, found, nine, args.draws)
+    if reviews:
+        print_second_review(reviews)
+
+
+def second_review(tree: Path, truth: dict[str, str], first: dict[str, str], cache: Path, backbone: str) -> dict[str, dict[str, tuple[int, int]]]:
+    """A second judgement after a review as a user makes it; per arm ("learning the rejected", "without them"),
+    kind -> (caught, photos) among the photos the first judgement did not flag, and "clean, flagged again" among
+    the clean photos it did flag (the user kept them; they are shown again)."""
+    import curate
+    import train.pipeline
+    from curate.rejects import RejectList
+
+    rejected = [path for path in first if truth[path] in ("other flower", "non-flower")]
+    with RejectList.editing(tree) as rejects:
+        rejects.add(rejected, "not a flower of any label")
+    curate.apply(curate.analyse(tree, progress=False), what=())
+    for path in (path for path in first if truth[path] == "swap"):  # swaps are named after their true label
+        curate.move(tree, [path], path.split("/", 1)[1].split("-", 1)[0], "moved in review")
+    run, epochs = judged(tree, cache, backbone)
+    arms = {"learning the rejected": flagged_by(run, epochs, {})}
+    learn = train.pipeline.rejected_vectors
+    train.pipeline.rejected_vectors = lambda run: np.empty((0, run.plain.shape[1]), np.float32)
+    try:
+        arms["without them"] = flagged_by(run, epochs, {})
+    finally:
+        train.pipeline.rejected_vectors = learn
+    counted = {}
+    for arm, flagged in arms.items():
+        row = {}
+        for kind in KINDS:
+            missed = [path for path, k in truth.items() if k == kind and path not in first]
+            row[kind] = (sum(path in flagged for path in missed), len(missed))
+        kept = [path for path in first if truth[path] == "clean"]
+        row["clean, flagged again"] = (sum(path in flagged for path in kept), len(kept))
+        counted[arm] = row
+    print(f"  second review: {len(rejected)} rejected; " + "; ".join(
+        f"{arm}: " + ", ".join(f"{kind} {a}/{b}" for kind, (a, b) in row.items()) for arm, row in counted.items()), flush=True)
+    return counted
+
+
+def print_second_review(reviews: list[dict[str, dict[str, tuple[int, int]]]]) -> None:
+    print("\nsecond review (among what the first judgement missed; pooled over draws, sd over draws):")
+    for arm in reviews[0]:
+        cells = []
+        for kind in reviews[0][arm]:
+            pairs = [review[arm][kind] for review in reviews]
+            pooled = sum(a for a, _ in pairs) / max(1, sum(b for _, b in pairs)) * 100
+            spread = np.std([a / b * 100 for a, b in pairs if b]) if any(b for _, b in pairs) else 0.0
+            cells.append(f"{kind} {pooled:5.1f}% (sd {spread:4.1f})")
+        print(f"  {arm:22s} " + "  ".join(cells))
 
 
 def leave_one_out(variants: list[dict], found: dict[int, list[dict[str, float]]], nine: dict[int, float], draws: int) -> None:

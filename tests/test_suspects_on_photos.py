@@ -7,6 +7,8 @@ import shutil
 
 import pytest
 
+import curate
+from curate.rejects import RejectList
 from tests.conftest import SAMPLE_FLOWERS
 from train.pipeline import find_suspects_in
 
@@ -51,3 +53,57 @@ def test_a_clean_tree_of_look_alike_kinds_is_not_flagged_wholesale(tmp_path, cac
     per_label = {label: sum(1 for s in report.suspects if s.label == label) for label in {s.label for s in report.suspects}}
     assert all(count <= 24 // 4 for count in per_label.values()), per_label  # no label flagged wholesale either
     assert report.cross_validated_accuracy > 0.75
+
+
+def roses_among_tulips(root, rejected: int = 0) -> list[str]:
+    """Four labels of the sample with four roses filed among the tulips; with `rejected`, that many other roses
+    rejected in an earlier review, half still in the tree on the reject list, half moved to the quarantine."""
+    for label in ("daisy", "dandelion", "sunflowers", "tulips"):
+        shutil.copytree(SAMPLE_FLOWERS / label, root / label)
+    roses = sorted((SAMPLE_FLOWERS / "roses").iterdir())
+    intruders = [f"tulips/offtopic-{p.name}" for p in roses[:INTRUDERS]]
+    earlier = [f"tulips/earlier-{p.name}" for p in roses[INTRUDERS:INTRUDERS + rejected]]
+    for path in intruders + earlier:
+        shutil.copy(SAMPLE_FLOWERS / "roses" / path.split("-", 1)[1], root / path)
+    if earlier:
+        with RejectList.editing(root) as rejects:
+            rejects.add(earlier, "a rose, not a tulip")
+        curate.apply(curate.analyse(root, progress=False), what=())  # moves them all to the quarantine
+        with RejectList.editing(root) as rejects:  # ... and half come back, rejected but not applied yet
+            for path in earlier[: rejected // 2]:
+                shutil.copy(root / ".quarantine" / path, root / path)
+            rejects.add(earlier[: rejected // 2], "a rose, not a tulip")
+    return intruders
+
+
+@pytest.mark.slow
+def test_photos_rejected_in_an_earlier_review_teach_suspects_what_else_is_off_topic(tmp_path, cache):
+    intruders = roses_among_tulips(tmp_path / "first")
+    first = find_suspects_in(tmp_path / "first", progress=False, cache_dir=cache, fine_tune="0")
+    roses_among_tulips(tmp_path / "second", rejected=12)
+    second = find_suspects_in(tmp_path / "second", progress=False, cache_dir=cache, fine_tune="0")
+    caught_first = [path for path in intruders if path in first.paths]
+    learnt = [s for s in second.suspects if s.path in intruders and "rejected in earlier reviews" in s.reason]
+    # roses among tulips lie as close to the tulips as tulips do: a first review misses them; after twelve other
+    # roses were rejected, a second one finds them, off-topic, and says why
+    assert len(learnt) >= INTRUDERS // 2 and len(learnt) > len(caught_first), (caught_first, [s.reason for s in second.suspects])
+    assert all(s.kind == "off-topic" and "tulips only" in s.reason for s in learnt)
+    # a rose that looks like one of the labels (the guard against a person's rejected tulip) may be left out
+    assert 9 <= second.rejected_before <= 12
+    assert f"Learnt from {second.rejected_before} photos rejected in earlier reviews" in second.summary(tmp_path / "second")
+    clean = [s for s in second.suspects if "offtopic-" not in s.path]
+    assert len(clean) <= len([s for s in first.suspects if "offtopic-" not in s.path]) + 2, [(s.path, s.reason) for s in clean]
+
+
+@pytest.mark.slow
+def test_rejected_photos_of_a_label_do_not_make_its_own_photos_suspect(tmp_path, cache):
+    root = tmp_path / "tulips-rejected"
+    for label in ("daisy", "dandelion", "sunflowers", "tulips"):
+        shutil.copytree(SAMPLE_FLOWERS / label, root / label)
+    tulips = sorted(p.relative_to(root).as_posix() for p in (root / "tulips").iterdir())
+    with RejectList.editing(root) as rejects:  # a person rejected a quarter of the tulips (blurred, say): still tulips
+        rejects.add(tulips[:6], "blurred")
+    report = find_suspects_in(root, progress=False, cache_dir=cache, fine_tune="0")
+    flagged_tulips = [s for s in report.suspects if s.label == "tulips"]
+    assert len(flagged_tulips) <= 2, [(s.path, s.reason) for s in flagged_tulips]  # of 18
+    assert report.rejected_before < 6  # most were recognised as tulips and not learnt as "rejected"

@@ -16,7 +16,9 @@ one fold), and two kinds of suspect come out:
   farther than the label's photos usually are from other labels, so a rose among daisies, a wine
   bottle among roses or a portrait of someone called Rose stands out even when no label fits it.
   A photo that no label fits (its own label improbable to the out-of-fold head, and no other label
-  likely) is off-topic too.
+  likely) is off-topic too. After a first review, the photos the user rejected are learnt as one
+  more class (train/judging/rejected_before.py): a photo more likely one of them than its label is
+  off-topic, which finds the other kinds of flower that lie as close to a label's photos as its own.
 
 With the embedded backbone each suspect also gets the ImageNet classifier's guess at what the
 photo shows ("looks like: wine bottle, person"), from the same cached features.
@@ -51,6 +53,9 @@ FAR_SHARE = 0.25
 HINT_AT_LEAST = 0.05
 #: A photo whose own label gets less than this out of fold is a suspect even when no label fits it.
 OWN_LABEL_BELOW = 0.1
+#: A photo more likely "rejected before" than its own label, and at least this likely, is off-topic:
+#: more likely than not one of what the user rejected (bench/suspects.py --second-review).
+LIKE_REJECTED = 0.5
 #: First-round rules, looser than the final ones: photos they catch are not learnt from in round two.
 FIRST_ROUND_MARGIN, FIRST_ROUND_Z, FIRST_ROUND_OWN = 0.3, 2.5, 0.2
 
@@ -79,6 +84,8 @@ class SuspectReport:
     cross_validated_accuracy: float
     folds: int
     seconds: float = 0.0
+    #: photos rejected in earlier reviews that the heads learnt as "rejected before"
+    rejected_before: int = 0
 
     @property
     def paths(self) -> set[str]:
@@ -91,6 +98,8 @@ class SuspectReport:
         lines = [f"Suspects: {self.count(MISLABELED)} look mislabeled and {self.count(OFF_TOPIC)} off-topic "
                  f"({self.folds}-fold out-of-fold accuracy {self.cross_validated_accuracy * 100:.1f}%), "
                  f"listed in {dataset}/{CURATE_DIR}/{SUSPECTS}; review them with: curate review {dataset}"]
+        if self.rejected_before:
+            lines.append(f"Learnt from {self.rejected_before} photos rejected in earlier reviews: photos like them are off-topic suspects")
         if self.too_small:
             small = ", ".join(f"{label} ({n})" for label, n in sorted(self.too_small.items()))
             lines.append(f"Too few images to judge for suspects (at least {MIN_IMAGES}): {small}")
@@ -98,8 +107,15 @@ class SuspectReport:
 
 
 def find_suspects(paths: list[str], truth: np.ndarray, labels: list[str], features: np.ndarray, fold_of: dict[str, int],
-                  settings: TrainSettings, epochs: int, imagenet=None) -> SuspectReport:
-    """Judge every image; `fold_of` comes from split.folds(), which keeps curate's near-duplicate groups in one fold."""
+                  settings: TrainSettings, epochs: int, imagenet=None, rejected: np.ndarray | None = None) -> SuspectReport:
+    """Judge every image; `fold_of` comes from split.folds(), which keeps curate's near-duplicate groups in one fold.
+
+    `rejected`: the vectors of photos the user rejected in earlier reviews. The heads learn them as one
+    more class, "rejected before": keyword search brings a few photos of each of many other kinds, so
+    the ones still in the tree often resemble those rejected (another kind the same search brought),
+    while they lie as close to a label's photos as its own do. A photo more likely rejected than
+    anything else is off-topic.
+    """
     counts = np.bincount(truth, minlength=len(labels))
     too_small = {labels[j]: int(n) for j, n in enumerate(counts) if 0 < n < MIN_IMAGES}
     judged = np.array([counts[t] >= MIN_IMAGES for t in truth])
@@ -109,20 +125,44 @@ def find_suspects(paths: list[str], truth: np.ndarray, labels: list[str], featur
         return SuspectReport([], too_small, 0.0, k)
     distances = _out_of_fold_distances(features, truth, folds, len(labels))
     unusual = _unusual(distances, truth, judged)
-    heads = FoldHeads(features, truth, folds, len(labels), settings)
-    # Round one (a rough, fast fit) learns from every photo, so the noise it judges also bends what it
-    # learnt. Round two (confident learning's "prune, then train again") learns only from the photos
-    # round one found plausible, with the head's own settings.
-    first = heads.fit(epochs, speed_up=4)
-    own = first[np.arange(len(truth)), truth]
-    doubtful = (_confidently_other(first, truth, judged, FIRST_ROUND_MARGIN) >= 0) | (unusual >= FIRST_ROUND_Z) | (own < FIRST_ROUND_OWN)
-    probabilities = heads.fit(epochs, trusted=~(doubtful & judged))
+    probabilities, like_rejected, learnt = _out_of_fold_probabilities(features, truth, folds, len(labels), judged, unusual, settings, epochs,
+                                                              rejected if rejected is not None else np.empty((0, features.shape[1])))
     accuracy = float((probabilities.argmax(axis=1) == truth)[judged].mean())
-    suspects = _classify(paths, truth, labels, probabilities, unusual, distances, judged, settings)
+    suspects = _classify(paths, truth, labels, probabilities, unusual, distances, judged, settings, like_rejected)
     if imagenet is not None:
         _add_hints(suspects, paths, features, imagenet)
     suspects.sort(key=lambda s: -s.score)
-    return SuspectReport(suspects, too_small, accuracy, k)
+    return SuspectReport(suspects, too_small, accuracy, k, rejected_before=learnt)
+
+
+def _out_of_fold_probabilities(features: np.ndarray, truth: np.ndarray, folds: np.ndarray, classes: int, judged: np.ndarray,
+                               unusual: np.ndarray, settings: TrainSettings, epochs: int,
+                               rejected: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """(photos x labels) probabilities from heads that never saw the photo, each photo's probability of
+    "rejected before" (0 without rejected photos), and how many rejected photos were learnt.
+
+    Round one (a rough, fast fit) learns from every photo, so the noise it judges also bends what it
+    learnt. Round two (confident learning's "prune, then train again") learns only from the photos
+    round one found plausible, with the head's own settings. Rejected photos are dealt round the
+    folds in round one, so each is judged by a head that never learnt it: one that is a photo of a
+    label after all (`_of_a_label`) is left out of round two, where every head learns the rest.
+    """
+    count, k = len(truth), int(folds.max()) + 1
+    everything = np.concatenate([features, rejected]).astype(np.float32)
+    targets = np.concatenate([truth, np.full(len(rejected), classes)])
+    width = classes + 1 if len(rejected) else classes
+    heads = FoldHeads(everything, targets, np.concatenate([folds, np.arange(len(rejected)) % k]), width, settings)
+    rough = heads.fit(epochs, speed_up=4)
+    first = rough[:count, :classes]
+    own = first[np.arange(count), truth]
+    doubtful = (_confidently_other(first, truth, judged, FIRST_ROUND_MARGIN) >= 0) | (unusual >= FIRST_ROUND_Z) | (own < FIRST_ROUND_OWN)
+    trusted = np.concatenate([~(doubtful & judged), ~_of_a_label(rough[count:], first, truth)])
+    if len(rejected):  # fold -1 is no head's held-out fold: in round two every head learns the rejected photos
+        heads = FoldHeads(everything, targets, np.concatenate([folds, np.full(len(rejected), -1)]), width, settings)
+    probabilities = heads.fit(epochs, trusted=trusted)[:count]
+    like_rejected = probabilities[:, classes] if len(rejected) else np.zeros(count)
+    # the labels' share is smaller where a photo looks rejected
+    return probabilities[:, :classes], like_rejected, int(trusted[count:].sum())
 
 
 def _confidently_other(probabilities: np.ndarray, truth: np.ndarray, judged: np.ndarray, margin: float) -> np.ndarray:
@@ -142,7 +182,22 @@ def _confidently_other(probabilities: np.ndarray, truth: np.ndarray, judged: np.
     return np.where(confident.any(axis=1) & (gap >= margin) & judged, other, -1)
 
 
-def _classify(paths, truth, labels, probabilities, unusual, distances, judged, settings: TrainSettings) -> list[Suspect]:
+def _of_a_label(rejected: np.ndarray, probabilities: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Per rejected photo (its out-of-fold probabilities, the last column "rejected before"): True where it is a
+    photo of one of the labels after all (as likely that label as the label's own photos are on average, and
+    more that label than rejected), which a person may reject instead of moving it: learnt as "rejected", it
+    would make that label's own photos look rejected."""
+    classes = probabilities.shape[1]
+    if not len(rejected):
+        return np.zeros(0, bool)
+    typical = np.array([probabilities[truth == j, j].mean() if (truth == j).any() else 1.0 for j in range(classes)])
+    best = rejected[:, :classes].argmax(axis=1)
+    likeliest = rejected[np.arange(len(rejected)), best]
+    return (likeliest >= typical[best]) & (likeliest > rejected[:, classes])
+
+
+def _classify(paths, truth, labels, probabilities, unusual, distances, judged, settings: TrainSettings,
+              like_rejected: np.ndarray) -> list[Suspect]:
     count = len(truth)
     own = probabilities[np.arange(count), truth]
     other = _confidently_other(probabilities, truth, judged, settings.suspect_margin)
@@ -173,6 +228,10 @@ def _classify(paths, truth, labels, probabilities, unusual, distances, judged, s
         elif unusual[i] >= settings.label_outlier_z or unlike_all[i] >= settings.offtopic_z:
             found.append(Suspect(paths[i], label, OFF_TOPIC, round(min(1.0, float(max(unusual[i], unlike_all[i])) / 10), 4),
                                  _unlike(label, labels, distances[i], truth[i], unusual[i], unlike_all[i] >= settings.offtopic_z)))
+        elif like_rejected[i] >= LIKE_REJECTED and like_rejected[i] > own[i]:
+            found.append(Suspect(paths[i], label, OFF_TOPIC, round(float(like_rejected[i]) / 2, 4),
+                                 f"like the photos rejected in earlier reviews ({like_rejected[i] * 100:.0f}%) to a model that never "
+                                 f"saw it; {label} only {own[i] * 100:.0f}%"))
         elif own[i] < OWN_LABEL_BELOW:
             closest = labels[best_other[i]]
             rest = (f"{closest} {probabilities[i, best_other[i]] * 100:.0f}%, yet it lies no nearer the {closest} photos"
