@@ -129,6 +129,10 @@ class TrainSettings:
     #: (unlike its label): stricter, because a label of one fine-grained kind has a long tail of honest
     #: outliers, while the intruders keyword search brings are caught by the rest (bench/suspects.py)
     label_outlier_z: float = 4.0
+    #: L2 on the heads that judge suspects (the model's own head keeps `l2`): stronger, so a look-alike
+    #: kind's honest photos are not judged confidently another label (bench/suspects.py: fewer of a clean
+    #: fine-grained tree flagged, as many intruders caught)
+    suspect_l2: float = 0.01
 
     @classmethod
     def load(cls, config: str | Path | None = None, **overrides: object) -> TrainSettings:
@@ -150,6 +154,8 @@ class TrainSettings:
             raise TrainError("--known-pct is the share of real photos kept as known, in percent: 50 to 100")
         if self.folds < 2:
             raise TrainError("--folds must be at least 2")
+        if min(self.l2, self.suspect_l2) < 0:
+            raise TrainError("l2 and suspect_l2 (weight penalties) cannot be negative")
         spelled = str(self.fine_tune).strip().lower()
         if spelled != self.fine_tune:
             return replace(self, fine_tune=spelled).checked()

@@ -148,6 +148,7 @@ def _out_of_fold_probabilities(features: np.ndarray, truth: np.ndarray, folds: n
     label after all (`_of_a_label`) is left out of round two, where every head learns the rest.
     """
     count, k = len(truth), int(folds.max()) + 1
+    settings = settings.but(l2=settings.suspect_l2)  # the judges' own regularisation (TrainSettings.suspect_l2)
     everything = np.concatenate([features, rejected]).astype(np.float32)
     targets = np.concatenate([truth, np.full(len(rejected), classes)])
     width = classes + 1 if len(rejected) else classes
