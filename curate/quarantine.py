@@ -22,6 +22,10 @@ from .ledger import QUARANTINE, RESTORE, origins
 from .rejects import RejectList, relative_to_dataset
 from .relabel import follow, move_file
 
+#: how moves.jsonl's reason starts for a file moved because it was on the reject list (train's suspects
+#: learn from those: train/judging/rejected_before.py)
+REJECTED = "rejected"
+
 
 @dataclass
 class Move:
@@ -48,7 +52,7 @@ def plan_apply(analysis: Analysis, what: tuple[str, ...] | list[str]) -> list[Mo
     present = {r.path for r in analysis.records}
     for path, reason in analysis.rejected.items():
         if path in present:
-            reasons[path] = f"rejected: {reason}" if reason else "rejected"
+            reasons[path] = f"{REJECTED}: {reason}" if reason else REJECTED
     for record in analysis.flagged(what):
         reasons.setdefault(record.path, ", ".join(record.flags))
     return [Move(path, f"{QUARANTINE_DIR}/{path}", reason) for path, reason in sorted(reasons.items())]

@@ -20,14 +20,12 @@ import numpy as np
 import curate
 from curate.decode import inspect_file
 from curate.ledger import QUARANTINE, entries
+from curate.quarantine import REJECTED
 
 from ..features.cache import BottleneckCache, key_for
 from ..features.decoding import job_for
 from ..features.extraction import extract
 from ..inputs import TrainingInputs
-
-#: moves.jsonl's reason for a file `curate apply` quarantined because it was on the reject list
-REJECTED_REASON = "rejected"
 
 
 def rejected_records(analysis: curate.Analysis, kept: set[str]) -> list[curate.ImageRecord]:
@@ -36,7 +34,7 @@ def rejected_records(analysis: curate.Analysis, kept: set[str]) -> list[curate.I
     root = analysis.root
     found = [r for r in analysis.records if r.path in analysis.rejected and r.ok]
     seen = {entry.target for entry in entries(root)
-            if entry.action == QUARANTINE and entry.reason.startswith(REJECTED_REASON) and (root / entry.target).is_file()}
+            if entry.action == QUARANTINE and entry.reason.startswith(REJECTED) and (root / entry.target).is_file()}
     found += [record for record in (inspect_file(str(root), target) for target in sorted(seen)) if record.ok]
     unique: dict[str, curate.ImageRecord] = {}
     for record in found:
