@@ -188,8 +188,9 @@ def second_review(tree: Path, truth: dict[str, str], first: dict[str, str], cach
     """A second judgement after a review as a user makes it; per arm ("learning the rejected", "without them"),
     kind -> (caught, photos) among the photos the first judgement did not flag, and "clean, flagged again" among
     the clean photos it did flag (the user kept them; they are shown again)."""
+    from dataclasses import replace
+
     import curate
-    import train.pipeline
     from curate.rejects import RejectList
 
     rejected = [path for path in first if truth[path] in ("other flower", "non-flower")]
@@ -199,18 +200,12 @@ def second_review(tree: Path, truth: dict[str, str], first: dict[str, str], cach
     for path in (path for path in first if truth[path] == "swap"):  # swaps are named after their true label
         curate.move(tree, [path], path.split("/", 1)[1].split("-", 1)[0], "moved in review")
     run, epochs = judged(tree, cache, backbone)
-    flagged_by(run, epochs, {})  # the rejected photos' vectors into the cache, as the first train after a review extracts them
     started = time.perf_counter()
     arms = {"learning the rejected": flagged_by(run, epochs, {})}
     seconds = [time.perf_counter() - started]
-    learn = train.pipeline.rejected_vectors
-    train.pipeline.rejected_vectors = lambda run: np.empty((0, run.plain.shape[1]), np.float32)
-    try:
-        started = time.perf_counter()
-        arms["without them"] = flagged_by(run, epochs, {})
-        seconds.append(time.perf_counter() - started)
-    finally:
-        train.pipeline.rejected_vectors = learn
+    started = time.perf_counter()
+    arms["without them"] = flagged_by(replace(run, rejected=None), epochs, {})
+    seconds.append(time.perf_counter() - started)
     counted = {}
     for arm, flagged in arms.items():
         row = {}

@@ -23,7 +23,7 @@ from .rejects import RejectList, relative_to_dataset
 from .relabel import follow, move_file
 
 #: how moves.jsonl's reason starts for a file moved because it was on the reject list (train's suspects
-#: learn from those: train/judging/rejected_before.py)
+#: learn from those: curate/rejected.py)
 REJECTED = "rejected"
 
 

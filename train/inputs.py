@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 import curate
+from curate.rejected import rejected_photos
 from curate.settings import CurateSettings
 from curate.tree import labels as tree_labels
 from retrainkit.model import slicing
@@ -47,6 +48,8 @@ class TrainingInputs:
     extracted: int
     #: with --fine-tune N: the activations entering the first fine-tuned block, per split (train: every variant)
     at_cut: AtCut | None = None
+    #: the photos the user rejected in earlier reviews (curate.rejected), extracted in the same pass
+    rejected: Rejected | None = None
 
 
 @dataclass
@@ -56,6 +59,17 @@ class AtCut:
     data: dict[str, Examples]
     #: activations this run computed (the rest came from the cache)
     computed: int
+
+
+@dataclass
+class Rejected:
+    """The photos the user rejected (curate.rejected): suspects and "none of the labels" learn from them."""
+
+    paths: list[str]
+    #: their frozen vectors, as `TrainingInputs.plain` has the usable photos'
+    plain: np.ndarray
+    #: with --fine-tune N: their activations at the cut, rows flattened (for the open set's frozen copy)
+    at_cut: np.ndarray | None = None
 
 
 @dataclass
@@ -98,6 +112,8 @@ def gather_inputs(dataset: str | os.PathLike, config: str | os.PathLike | None, 
     cache = BottleneckCache(settings.cache_folder(root), backbone.id)
     cut = efficientnet_lite.cut_for(settings.fine_tune_blocks, backbone.lite) if settings.fine_tuning and not settings.fine_tune_all else None
     activations = None if cut is None else activation_cache(settings, root, backbone, cut)
+    rejected_records = rejected_photos(analysis, {r.sha256 for r in usable})
+    rejected_jobs = [job_for(root, r) for r in rejected_records]
     try:
         jobs = _jobs(root, usable, placement, settings.augment)
         caches, network, what, lacking = [cache], None, "bottlenecks", set()
@@ -106,8 +122,10 @@ def gather_inputs(dataset: str | os.PathLike, config: str | os.PathLike | None, 
             jobs = _jobs(root, usable, placement, variants)  # variants >= augment: every bottleneck job is among them
             caches, network, what = [activations, cache], backbone.lite.build_split(cut), "bottlenecks + activations"
             lacking = activations.missing([j.key for j in jobs])
-        extracted, failed = extract(jobs, backbone, caches, settings.extract_batch, progress, network=network, what=what)
+        extracted, failed = extract(jobs + rejected_jobs, backbone, caches, settings.extract_batch, progress, network=network, what=what)
         failed_keys = {j.key for j in failed}
+        rejected = _rejected(rejected_records, failed_keys, cache, activations)
+        failed = {job: why for job, why in failed.items() if job not in set(rejected_jobs)}  # a rejected file is nobody's loss
         unreadable = {j.path.relative_to(root).as_posix(): why for j, why in failed.items() if j.variant == 0}
         skipped.update(unreadable)
         usable = [r for r in usable if r.path not in unreadable]
@@ -123,7 +141,17 @@ def gather_inputs(dataset: str | os.PathLike, config: str | os.PathLike | None, 
         if activations is not None:
             activations.close()
     return TrainingInputs(root=root, settings=settings, analysis=analysis, usable=usable, skipped=skipped, labels=labels,
-                    placement=placement, backbone=backbone, data=data, plain=plain, extracted=extracted, at_cut=at_cut)
+                    placement=placement, backbone=backbone, data=data, plain=plain, extracted=extracted, at_cut=at_cut,
+                    rejected=rejected)
+
+
+def _rejected(records: list[curate.ImageRecord], failed_keys: set[str], cache: BottleneckCache,
+              activations: BottleneckCache | None) -> Rejected:
+    readable = [r for r in records if key_for(r.sha256) not in failed_keys]
+    keys = [key_for(r.sha256) for r in readable]
+    plain = cache.get(keys) if keys else np.zeros((0, 0), np.float32)
+    at_cut = None if activations is None else (activations.get(keys) if keys else np.zeros((0, 0), np.float32))
+    return Rejected([r.path for r in readable], plain, at_cut)
 
 
 def activation_cache(settings: TrainSettings, root: Path, backbone: backbones.Backbone, cut: int) -> BottleneckCache:

@@ -31,7 +31,6 @@ from .head import History, accuracy, probabilities, train_head
 from .inputs import TrainingInputs, gather_inputs, groups_of, survey
 from .judging.novelty_space import novelty_space
 from .judging.open_set import OpenSet, open_set
-from .judging.rejected_before import rejected_vectors
 from .judging.suspects import SuspectReport, find_suspects, write_suspects
 from .outputs.evaluate import Evaluation, clear_model_folder, curve, evaluate, write_outputs
 from .outputs.report_page import PAGE_NAME, write_report_page
@@ -239,7 +238,7 @@ def _judge(run: TrainingInputs, best_epoch: int) -> SuspectReport:
     fold_of = folds(run.usable, groups_of(run.analysis), run.settings.folds)
     imagenet = run.backbone.lite.imagenet_classifier() if run.backbone.lite is not None else None
     report = find_suspects(paths, truth, run.labels, run.plain, fold_of, run.settings,
-                           max(best_epoch, MIN_FOLD_EPOCHS), imagenet, rejected_vectors(run))
+                           max(best_epoch, MIN_FOLD_EPOCHS), imagenet, run.rejected.plain if run.rejected else None)
     write_suspects(run.root, report)
     report.seconds = time.perf_counter() - started
     return report

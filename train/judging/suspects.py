@@ -17,7 +17,7 @@ one fold), and two kinds of suspect come out:
   bottle among roses or a portrait of someone called Rose stands out even when no label fits it.
   A photo that no label fits (its own label improbable to the out-of-fold head, and no other label
   likely) is off-topic too. After a first review, the photos the user rejected are learnt as one
-  more class (train/judging/rejected_before.py): a photo more likely one of them than its label is
+  more class (curate/rejected.py): a photo more likely one of them than its label is
   off-topic, which finds the other kinds of flower that lie as close to a label's photos as its own.
 
 With the embedded backbone each suspect also gets the ImageNet classifier's guess at what the
@@ -125,8 +125,9 @@ def find_suspects(paths: list[str], truth: np.ndarray, labels: list[str], featur
         return SuspectReport([], too_small, 0.0, k)
     distances = _out_of_fold_distances(features, truth, folds, len(labels))
     unusual = _unusual(distances, truth, judged)
+    none_rejected = np.empty((0, features.shape[1]), np.float32)
     probabilities, like_rejected, learnt = _out_of_fold_probabilities(features, truth, folds, len(labels), judged, unusual, settings, epochs,
-                                                              rejected if rejected is not None else np.empty((0, features.shape[1])))
+                                                                      rejected if rejected is not None and len(rejected) else none_rejected)
     accuracy = float((probabilities.argmax(axis=1) == truth)[judged].mean())
     suspects = _classify(paths, truth, labels, probabilities, unusual, distances, judged, settings, like_rejected)
     if imagenet is not None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import curate
+from curate.rejected import rejected_photos
 from curate.rejects import RejectList
 from tests.images import COLOURS, coloured, encode, write
-from train.judging.rejected_before import rejected_records
 
 
 def tree(root):
@@ -25,7 +25,7 @@ def reject(root, paths: list[str]) -> None:
 def found(root) -> set[str]:
     analysis = curate.analyse(root, progress=False)
     kept = {r.sha256 for r in analysis.records if r.ok and r.path not in analysis.rejected}
-    return {r.path for r in rejected_records(analysis, kept)}
+    return {r.path for r in rejected_photos(analysis, kept)}
 
 
 def test_rejected_photos_count_on_the_reject_list_and_in_the_quarantine(tmp_path):
