@@ -82,3 +82,30 @@ def test_near_duplicates_are_left_out_of_leave_one_out():
 def _rows_in(vectors: np.ndarray, features: np.ndarray) -> np.ndarray:
     similarity = vectors.astype(np.float32) @ features.T
     return similarity.argmax(axis=1)
+
+
+def test_photos_like_the_rejected_ones_are_unknown_while_the_labels_keep_their_promise():
+    rng = np.random.default_rng(5)
+    dim = 32
+    centres = unit(rng.normal(size=(2, dim)))
+    other_kind = unit(centres[:1] + 0.2 * unit(rng.normal(size=(1, dim))))[0]  # another kind, close to label 0
+
+    def photos(centre: np.ndarray, count: int) -> np.ndarray:
+        return (centre + 0.3 * rng.normal(size=(count, dim)) / np.sqrt(dim)).astype(np.float32)
+
+    features, labels = np.concatenate([photos(centres[0], 200), photos(centres[1], 200)]), np.repeat([0, 1], 200)
+    validation = np.concatenate([photos(centres[0], 20), photos(centres[1], 20)])
+    plain = build_reference(features, labels, no_groups(400), validation, known_pct=98)
+    taught = build_reference(features, labels, no_groups(400), validation, known_pct=98, rejected_features=photos(other_kind, 15))
+
+    def unknown(reference, rows: np.ndarray) -> float:
+        return float((scores(rows, reference) > reference.calibration.threshold).mean())
+
+    fresh_known = np.concatenate([photos(centres[0], 500), photos(centres[1], 500)])
+    fresh_other = photos(other_kind, 200)
+    assert unknown(plain, fresh_other) < 0.5  # as close to label 0 as its own photos: the distance alone lets most through
+    assert unknown(taught, fresh_other) >= unknown(plain, fresh_other) + 0.3, (unknown(plain, fresh_other), unknown(taught, fresh_other))
+    assert unknown(taught, fresh_known) <= unknown(plain, fresh_known) + 0.01 <= 0.05  # the promise is the labels' photos'
+    assert unknown(taught, rng.normal(size=(50, dim)).astype(np.float32)) == 1.0  # far pictures stay unknown
+    assert (taught.calibration.rejected_photos, plain.calibration.rejected_photos) == (15, 0)
+    assert "also photos like the 15 rejected" in taught.calibration.describe()

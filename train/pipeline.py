@@ -188,8 +188,8 @@ def _finish(run: TrainingInputs, target: Path, head, history: History, tflite: b
         test, validation_accuracy = data[TEST], accuracy(head, data[VALIDATION])
         test_probabilities = probabilities(head, test.features)
     evaluation = evaluate(test_probabilities, test.labels, test.paths, labels)
-    space, novelty_vectors = novelty_space(run, fine_tuned.features if fine_tuned is not None else None, set(dropped))
-    known = open_set(novelty_vectors, labels, groups_of(run.analysis), settings, space)
+    space, novelty_vectors, rejected = novelty_space(run, fine_tuned.features if fine_tuned is not None else None, set(dropped))
+    known = open_set(novelty_vectors, labels, groups_of(run.analysis), settings, space, rejected)
 
     export(target, run.backbone, head, labels, known.reference, novelty_cut=space.cut)
     if tflite:

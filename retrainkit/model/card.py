@@ -49,11 +49,16 @@ class Calibration:
     validation_kept_pct: float | None = None
     #: which features the photos are compared in (train/judging/novelty_space.py)
     space: str = ""
+    #: photos the user rejected, in the reference: a photo nearer them than any photo of the labels is unknown
+    #: (novelty x max(1, rejected_scale / its distance to the rejected ones); 0: none)
+    rejected_photos: int = 0
+    rejected_scale: float = 0.0
 
     def describe(self) -> str:
         kept = "" if self.validation_kept_pct is None else f"; {self.validation_kept_pct:.1f}% of validation photos kept"
+        rejected = f"; also photos like the {self.rejected_photos} rejected in reviews" if self.rejected_photos else ""
         return (f"'none of the labels' past novelty {self.threshold:.4f} (the {self.known_pct:g}th percentile of "
-                f"{self.calibration_photos} photos it was set on{kept})")
+                f"{self.calibration_photos} photos it was set on{kept}){rejected}")
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -24,6 +24,13 @@ nearly its maximum: on flowers-dev's folds it called more test photos unknown th
 spread widely from fold to fold, where validation plus leave-one-out kept close to the promise
 (bench/calibration.py measures the promise out of fold; figures in bench/README.md).
 
+Photos the user rejected (curate/rejected.py): keyword search brings other kinds that lie as close to
+a label's photos as its own do, so the distance alone lets them through. With rejected photos in the
+reference, a photo's novelty is multiplied by max(1, scale / its distance to the `REJECTED_NEIGHBOURS`-th
+nearest rejected photo), where `scale` is set so that no calibration photo changes sides: a photo nearer
+the rejected ones, relative to its label, than any photo of the labels is called unknown, while the
+promise stays the labels' photos' (scratch check on nine kinds: bench/README.md).
+
 One implementation of the score, in TensorFlow ops: the SavedModel's graph calls `novelty()`, and so
 do calibration and the suspects step (on numpy arrays), so the score means the same everywhere.
 """
@@ -47,6 +54,11 @@ NEIGHBOURS = 10
 NEAREST_FACTOR = 10.0
 #: Reference photos kept in the model at most: 2,000 x 1,280 float16 features are 5.1 MB.
 REFERENCE_CAP = 2000
+#: The k of the rejected photos: one stray rejected photo among a label's own does not make its neighbours
+#: unknown (3 caught more of the rejected kinds than 1 at the same promise in the scratch check).
+REJECTED_NEIGHBOURS = 3
+#: Rejected photos kept in the model at most (a per-model sample past it).
+REJECTED_CAP = 500
 #: Query rows per similarity block in calibration, so a big set never builds an N x N matrix at once.
 _BLOCK = 1024
 
@@ -59,6 +71,8 @@ class Reference:
     #: per label (in label order), its rows of `vectors` as (start, end, k); an empty range is infinitely far
     ranges: list[tuple[int, int, int]]
     calibration: Calibration
+    #: the rows of `vectors` after the labels' that hold rejected photos, as (start, end, k); None without them
+    rejected: tuple[int, int, int] | None = None
 
 
 def label_distances(features, vectors, ranges: list[tuple[int, int, int]], excluded=None) -> tf.Tensor:
@@ -83,9 +97,22 @@ def label_distances(features, vectors, ranges: list[tuple[int, int, int]], exclu
     return tf.maximum(tf.stack(columns, axis=1), 0.0)  # rounding puts a copy a hair below 0
 
 
-def novelty(features, vectors, ranges: list[tuple[int, int, int]], excluded=None) -> tf.Tensor:
-    """How unlike the nearest label each photo is: the smallest of its label distances."""
-    return tf.reduce_min(label_distances(features, vectors, ranges, excluded), axis=1)
+def novelty(features, vectors, ranges: list[tuple[int, int, int]], excluded=None, rejected: tuple[int, int, int] | None = None,
+            rejected_scale: float = 0.0) -> tf.Tensor:
+    """How unlike the nearest label each photo is: the smallest of its label distances; with `rejected` rows and
+    a scale, multiplied by max(1, scale / the distance to the k-th nearest rejected photo)."""
+    distance = tf.reduce_min(label_distances(features, vectors, ranges, excluded), axis=1)
+    if rejected is None or rejected_scale <= 0:
+        return distance
+    return distance * tf.maximum(1.0, rejected_scale / tf.maximum(rejected_distance(features, vectors, rejected), 1e-6))
+
+
+def rejected_distance(features, vectors, rejected: tuple[int, int, int]) -> tf.Tensor:
+    """Each photo's cosine distance to its k-th nearest rejected photo (rows start:end of `vectors`)."""
+    start, end, k = rejected
+    queries = tf.math.l2_normalize(tf.cast(features, tf.float32), axis=1)
+    similarity = tf.matmul(queries, tf.cast(vectors[start:end], tf.float32), transpose_b=True)
+    return tf.maximum(1.0 - tf.math.top_k(similarity, k=k).values[:, -1], 0.0)
 
 
 def unit(features: np.ndarray) -> np.ndarray:
@@ -104,16 +131,17 @@ def label_ranges(labels: np.ndarray, classes: int, leave_one_out: bool = True) -
 
 def scores(features: np.ndarray, reference: Reference) -> np.ndarray:
     """Novelty of feature rows against a built reference (numpy in, numpy out), in blocks."""
-    return _blocked(unit(features), reference.vectors, reference.ranges)
+    return _blocked(unit(features), reference.vectors, reference.ranges, reference.rejected, reference.calibration.rejected_scale)
 
 
 def build_reference(train_features: np.ndarray, train_labels: np.ndarray, train_groups: list[int],
                     validation_features: np.ndarray, known_pct: float, seed: int = 0,
-                    cap: int = REFERENCE_CAP) -> Reference:
+                    cap: int = REFERENCE_CAP, rejected_features: np.ndarray | None = None) -> Reference:
     """The reference (a per-label sample past `cap`) and the threshold that keeps `known_pct`% of real photos.
 
     `train_groups` gives each training row a near-duplicate group id (equal ids: copies of one picture),
-    so leave-one-out never scores a photo against its own copy.
+    so leave-one-out never scores a photo against its own copy. `rejected_features`: the photos the user
+    rejected, in the same space (see the module's note).
     """
     train = unit(train_features)
     labels = np.asarray(train_labels)
@@ -123,17 +151,39 @@ def build_reference(train_features: np.ndarray, train_labels: np.ndarray, train_
     vectors, ranges = train[chosen], label_ranges(labels[chosen], classes)
     groups = np.asarray(train_groups)
     left_out = np.setdiff1d(np.arange(len(train)), chosen)
-    parts = [_leave_one_out(vectors, ranges, groups[chosen])]
-    if len(left_out):
-        parts.append(_blocked(train[left_out], vectors, ranges))
-    validation = _blocked(unit(validation_features), vectors, ranges) if len(validation_features) else np.zeros(0)
-    parts.append(validation)
-    calibration_scores = np.concatenate(parts)
+    validation_vectors = unit(validation_features) if len(validation_features) else np.zeros((0, train.shape[1]), np.float32)
+    queries = np.concatenate([vectors, train[left_out], validation_vectors])
+    scored = np.concatenate([_leave_one_out(vectors, ranges, groups[chosen]), _blocked(train[left_out], vectors, ranges),
+                             _blocked(validation_vectors, vectors, ranges)])
+    finite = np.isfinite(scored)  # a photo whose every other reference photo is its copy says nothing
+    calibration_scores = scored[finite]
     threshold = float(np.percentile(calibration_scores, known_pct)) if len(calibration_scores) else float("inf")
+    validation = scored[len(scored) - len(validation_vectors):]
     kept = float((validation <= threshold).mean() * 100) if len(validation) else None
+    rejected = _rejected_sample(rejected_features, seed)
+    scale, rows = 0.0, None
+    if len(rejected) and np.isfinite(threshold) and len(calibration_scores):
+        rows = (len(vectors), len(vectors) + len(rejected), min(REJECTED_NEIGHBOURS, len(rejected)))
+        everything = np.concatenate([vectors, rejected])
+        near_rejected = np.concatenate([rejected_distance(queries[finite][start:start + _BLOCK], everything, rows).numpy()
+                                        for start in range(0, int(finite.sum()), _BLOCK)])
+        # no calibration photo changes sides: the largest (distance / distance to the rejected) among them marks the edge
+        largest = float(np.max(calibration_scores / np.maximum(near_rejected, 1e-6)))
+        scale = threshold / largest if largest > 0 else 0.0
+        vectors = everything
     calibration = Calibration(round(threshold, 6), float(known_pct), NEIGHBOURS, len(chosen), len(calibration_scores),
-                              None if kept is None else round(kept, 2))
-    return Reference(vectors.astype(np.float16), ranges, calibration)
+                              None if kept is None else round(kept, 2), rejected_photos=len(rejected) if scale else 0,
+                              rejected_scale=float(scale))
+    return Reference(vectors.astype(np.float16), ranges, calibration, rows if scale else None)
+
+
+def _rejected_sample(rejected_features: np.ndarray | None, seed: int) -> np.ndarray:
+    if rejected_features is None or not len(rejected_features):
+        return np.zeros((0, 0), np.float32)
+    rejected = unit(rejected_features)
+    if len(rejected) > REJECTED_CAP:
+        rejected = rejected[np.sort(np.random.default_rng(seed).choice(len(rejected), REJECTED_CAP, replace=False))]
+    return rejected
 
 
 def _sample(labels: np.ndarray, cap: int, seed: int) -> np.ndarray:
@@ -149,16 +199,18 @@ def _sample(labels: np.ndarray, cap: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(chosen))[:cap]
 
 
-def _blocked(queries: np.ndarray, vectors: np.ndarray, ranges: list[tuple[int, int, int]]) -> np.ndarray:
-    out = [novelty(queries[start:start + _BLOCK], vectors, ranges).numpy() for start in range(0, len(queries), _BLOCK)]
+def _blocked(queries: np.ndarray, vectors: np.ndarray, ranges: list[tuple[int, int, int]], rejected: tuple[int, int, int] | None = None,
+             rejected_scale: float = 0.0) -> np.ndarray:
+    out = [novelty(queries[start:start + _BLOCK], vectors, ranges, rejected=rejected, rejected_scale=rejected_scale).numpy()
+           for start in range(0, len(queries), _BLOCK)]
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
 def _leave_one_out(vectors: np.ndarray, ranges: list[tuple[int, int, int]], groups: np.ndarray) -> np.ndarray:
-    """Each reference photo against the others, its near-duplicates left out (a label of copies stays honest)."""
+    """Each reference photo against the others, its near-duplicates left out (a label of copies stays honest);
+    inf for a photo whose every other reference photo is its copy."""
     out = []
     for start in range(0, len(vectors), _BLOCK):
         excluded = groups[start:start + _BLOCK, None] == groups[None, :]
         out.append(novelty(vectors[start:start + _BLOCK], vectors, ranges, excluded).numpy())
-    scored = np.concatenate(out) if out else np.zeros(0, np.float32)
-    return scored[np.isfinite(scored)]  # a photo whose every other reference photo is its copy says nothing
+    return np.concatenate(out) if out else np.zeros(0, np.float32)

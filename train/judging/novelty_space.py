@@ -39,19 +39,29 @@ class NoveltySpace:
 
 
 def novelty_space(run: TrainingInputs, fine_tuned_features: dict[str, Examples] | None,
-                  dropped: set[str]) -> tuple[NoveltySpace, dict[str, Examples]]:
-    """The space and each split's vectors in it, one row per photo (the plain variant), `dropped` left out of training."""
+                  dropped: set[str]) -> tuple[NoveltySpace, dict[str, Examples], np.ndarray | None]:
+    """The space, each split's vectors in it (one row per photo, the plain variant; `dropped` left out of
+    training), and the rejected photos' vectors in it (None after `--fine-tune all`: they were never run
+    through the fine-tuned network)."""
+    rejected = run.rejected
     if fine_tuned_features is None:
-        return NoveltySpace(FROZEN_FEATURES), {name: run.data[name].one_per_photo() for name in (TRAIN, VALIDATION, TEST)}
+        return (NoveltySpace(FROZEN_FEATURES), {name: run.data[name].one_per_photo() for name in (TRAIN, VALIDATION, TEST)},
+                None if rejected is None else rejected.plain)
     if run.at_cut is None:
-        return NoveltySpace(FINE_TUNED), {name: rows.one_per_photo() for name, rows in fine_tuned_features.items()}
+        return NoveltySpace(FINE_TUNED), {name: rows.one_per_photo() for name, rows in fine_tuned_features.items()}, None
     cut, lite = run.at_cut.cut, run.backbone.lite
     top, shape = lite.build_novelty_top(cut), lite.activation_shape(cut)
+
+    def pooled(activations: np.ndarray) -> np.ndarray:
+        if not len(activations):
+            return np.zeros((0, top.output_shape[-1]), np.float32)
+        return np.asarray(top.predict(activations.reshape((-1, *shape)), batch_size=64, verbose=0), np.float32)
+
     vectors = {}
     for name in (TRAIN, VALIDATION, TEST):
         rows = run.at_cut.data[name].one_per_photo()
         if name == TRAIN:
             rows = rows.without(dropped)
-        pooled = top.predict(rows.shaped(shape).features, batch_size=64, verbose=0) if len(rows.paths) else np.zeros((0, top.output_shape[-1]))
-        vectors[name] = Examples(np.asarray(pooled, np.float32), rows.labels, rows.paths)
-    return NoveltySpace(FROZEN_LAST_BLOCK, cut), vectors
+        vectors[name] = Examples(pooled(rows.features), rows.labels, rows.paths)
+    return (NoveltySpace(FROZEN_LAST_BLOCK, cut), vectors,
+            None if rejected is None or rejected.at_cut is None else pooled(rejected.at_cut))

@@ -75,14 +75,15 @@ class OpenSet:
 
 
 def open_set(splits: dict[str, Examples], labels: list[str], groups: list[list[str]], settings: TrainSettings,
-             space: NoveltySpace) -> OpenSet:
-    """The reference from the training photos (vectors in `space`), calibrated to settings.known_pct; validation and test scored."""
+             space: NoveltySpace, rejected: np.ndarray | None = None) -> OpenSet:
+    """The reference from the training photos (vectors in `space`), calibrated to settings.known_pct; validation and test scored.
+    `rejected`: the photos the user rejected, in the same space (train/judging/novelty.py says what they do)."""
     photos = {name: rows.one_per_photo() for name, rows in splits.items()}
     train = photos[TRAIN]
     group_of = {path: number for number, members in enumerate(groups) for path in members}
     train_groups = [group_of.get(path, len(groups) + i) for i, path in enumerate(train.paths)]
     reference = build_reference(train.features, train.labels, train_groups, photos[VALIDATION].features,
-                                settings.known_pct, settings.seed)
+                                settings.known_pct, settings.seed, rejected_features=rejected)
     reference.calibration = replace(reference.calibration, space=space.describe())
     result = OpenSet(reference, vectors=photos)
     for name in (VALIDATION, TEST):

@@ -73,7 +73,8 @@ class ServingModel(tf.Module):
             "score": tf.reduce_max(probabilities, axis=1),
         }
         if self._reference is not None:
-            outputs["novelty"] = novelty(novelty_features, self.reference, self._reference.ranges)
+            outputs["novelty"] = novelty(novelty_features, self.reference, self._reference.ranges, rejected=self._reference.rejected,
+                                         rejected_scale=self._reference.calibration.rejected_scale)
             outputs["known"] = outputs["novelty"] <= self.threshold
         return outputs
 
