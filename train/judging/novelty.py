@@ -167,8 +167,10 @@ def build_reference(train_features: np.ndarray, train_labels: np.ndarray, train_
         everything = np.concatenate([vectors, rejected])
         near_rejected = np.concatenate([rejected_distance(queries[finite][start:start + _BLOCK], everything, rows).numpy()
                                         for start in range(0, int(finite.sum()), _BLOCK)])
-        # no calibration photo changes sides: the largest (distance / distance to the rejected) among them marks the edge
-        largest = float(np.max(calibration_scores / np.maximum(near_rejected, 1e-6)))
+        # no calibration photo within the threshold crosses it: novelty x scale / near_rejected <= threshold for each,
+        # so the scale is the threshold over the largest (distance / distance to the rejected) among them
+        inside = calibration_scores <= threshold
+        largest = float(np.max(calibration_scores[inside] / np.maximum(near_rejected[inside], 1e-6))) if inside.any() else 0.0
         scale = threshold / largest if largest > 0 else 0.0
         vectors = everything
     calibration = Calibration(round(threshold, 6), float(known_pct), NEIGHBOURS, len(chosen), len(calibration_scores),
