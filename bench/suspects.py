@@ -54,6 +54,7 @@ def judged(tree: Path, cache: Path, backbone: str = "efficientnet_lite0", fine_t
 
     from train.finetune.step import fine_tune_step
     from train.inputs import gather_inputs
+    from train.judging.novelty import unit
     from train.pipeline import _train_head
 
     if "+" in backbone and not backbone.endswith("+block"):  # several backbones: each photo's frozen vectors side by side, judged as one
@@ -73,12 +74,9 @@ def judged(tree: Path, cache: Path, backbone: str = "efficientnet_lite0", fine_t
             pooled.update(zip(plain.paths, plain.features.reshape(-1, *shape).mean(axis=(1, 2))))
         block = np.stack([pooled[r.path] for r in run.usable])
 
-        def unit_rows(x):
-            return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
         with tempfile.TemporaryDirectory() as logs:
             _, history = _train_head(run, Path(logs), False)
-        both = np.concatenate([unit_rows(run.plain), unit_rows(block)], axis=1) * np.linalg.norm(run.plain, axis=1).mean()
+        both = np.concatenate([unit(run.plain), unit(block)], axis=1) * np.linalg.norm(run.plain, axis=1).mean()
         return replace(run, plain=both, backbone=replace(run.backbone, lite=None)), history.best_epoch
     options = {"cache_dir": str(cache), "backbone": backbone, **({} if fine_tuned else {"fine_tune": "0"})}
     run = gather_inputs(tree, None, False, options)
@@ -187,7 +185,7 @@ def main() -> None:
 def second_review(tree: Path, truth: dict[str, str], first: dict[str, str], cache: Path, backbone: str) -> dict[str, dict[str, tuple[int, int]]]:
     """A second judgement after a review as a user makes it; per arm ("learning the rejected", "without them"),
     kind -> (caught, photos) among the photos the first judgement did not flag, and "clean, flagged again" among
-    the clean photos it did flag (the user kept them; they are shown again)."""
+    the clean photos it did flag (the user kept them; the review page opens on what is new, so they are not shown again)."""
     from dataclasses import replace
 
     import curate

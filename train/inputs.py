@@ -65,7 +65,6 @@ class AtCut:
 class Rejected:
     """The photos the user rejected (curate.rejected): suspects and "none of the labels" learn from them."""
 
-    paths: list[str]
     #: their frozen vectors, as `TrainingInputs.plain` has the usable photos'
     plain: np.ndarray
     #: with --fine-tune N: their activations at the cut, rows flattened (for the open set's frozen copy)
@@ -125,7 +124,8 @@ def gather_inputs(dataset: str | os.PathLike, config: str | os.PathLike | None, 
         extracted, failed = extract(jobs + rejected_jobs, backbone, caches, settings.extract_batch, progress, network=network, what=what)
         failed_keys = {j.key for j in failed}
         rejected = _rejected(rejected_records, failed_keys, cache, activations)
-        failed = {job: why for job, why in failed.items() if job not in set(rejected_jobs)}  # a rejected file is nobody's loss
+        decided = set(rejected_jobs)
+        failed = {job: why for job, why in failed.items() if job not in decided}  # a rejected file is nobody's loss
         unreadable = {j.path.relative_to(root).as_posix(): why for j, why in failed.items() if j.variant == 0}
         skipped.update(unreadable)
         usable = [r for r in usable if r.path not in unreadable]
@@ -146,12 +146,12 @@ def gather_inputs(dataset: str | os.PathLike, config: str | os.PathLike | None, 
 
 
 def _rejected(records: list[curate.ImageRecord], failed_keys: set[str], cache: BottleneckCache,
-              activations: BottleneckCache | None) -> Rejected:
-    readable = [r for r in records if key_for(r.sha256) not in failed_keys]
-    keys = [key_for(r.sha256) for r in readable]
-    plain = cache.get(keys) if keys else np.zeros((0, 0), np.float32)
-    at_cut = None if activations is None else (activations.get(keys) if keys else np.zeros((0, 0), np.float32))
-    return Rejected([r.path for r in readable], plain, at_cut)
+              activations: BottleneckCache | None) -> Rejected | None:
+    """The rejected photos' cached vectors; None when there are none (or none could be read)."""
+    keys = [key for key in (key_for(r.sha256) for r in records) if key not in failed_keys]
+    if not keys:
+        return None
+    return Rejected(cache.get(keys), None if activations is None else activations.get(keys))
 
 
 def activation_cache(settings: TrainSettings, root: Path, backbone: backbones.Backbone, cut: int) -> BottleneckCache:

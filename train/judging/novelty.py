@@ -164,9 +164,9 @@ def build_reference(train_features: np.ndarray, train_labels: np.ndarray, train_
     scale, rows = 0.0, None
     if len(rejected) and np.isfinite(threshold) and len(calibration_scores):
         rows = (len(vectors), len(vectors) + len(rejected), min(REJECTED_NEIGHBOURS, len(rejected)))
-        everything = np.concatenate([vectors, rejected])
-        near_rejected = np.concatenate([rejected_distance(queries[finite][start:start + _BLOCK], everything, rows).numpy()
-                                        for start in range(0, int(finite.sum()), _BLOCK)])
+        everything, calibrated = np.concatenate([vectors, rejected]), queries[finite]
+        near_rejected = np.concatenate([rejected_distance(calibrated[start:start + _BLOCK], everything, rows).numpy()
+                                        for start in range(0, len(calibrated), _BLOCK)])
         # no calibration photo within the threshold crosses it: novelty x scale / near_rejected <= threshold for each,
         # so the scale is the threshold over the largest (distance / distance to the rejected) among them
         inside = calibration_scores <= threshold

@@ -175,13 +175,19 @@ def _confidently_other(probabilities: np.ndarray, truth: np.ndarray, judged: np.
     beats the photo's own label by `margin`.
     """
     count, classes = probabilities.shape
-    thresholds = np.array([probabilities[truth == j, j].mean() if (truth == j).any() else 1.0 for j in range(classes)])
+    thresholds = _typical_own(probabilities, truth)
     judged_label = np.bincount(truth[judged], minlength=classes) > 0
     confident = (probabilities >= thresholds[None, :]) & judged_label[None, :]
     confident[np.arange(count), truth] = False
     other = np.argmax(np.where(confident, probabilities, -1.0), axis=1)
     gap = probabilities[np.arange(count), other] - probabilities[np.arange(count), truth]
     return np.where(confident.any(axis=1) & (gap >= margin) & judged, other, -1)
+
+
+def _typical_own(probabilities: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Per label, the average probability its own photos get for it (1 for a label without photos): how
+    likely "a photo of label j" looks, by confident learning's per-label measure."""
+    return np.array([probabilities[truth == j, j].mean() if (truth == j).any() else 1.0 for j in range(probabilities.shape[1])])
 
 
 def _of_a_label(rejected: np.ndarray, probabilities: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -192,7 +198,7 @@ def _of_a_label(rejected: np.ndarray, probabilities: np.ndarray, truth: np.ndarr
     classes = probabilities.shape[1]
     if not len(rejected):
         return np.zeros(0, bool)
-    typical = np.array([probabilities[truth == j, j].mean() if (truth == j).any() else 1.0 for j in range(classes)])
+    typical = _typical_own(probabilities, truth)
     best = rejected[:, :classes].argmax(axis=1)
     likeliest = rejected[np.arange(len(rejected)), best]
     return (likeliest >= typical[best]) & (likeliest > rejected[:, classes])
