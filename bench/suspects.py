@@ -1,6 +1,6 @@
 """Benchmark: do suspects catch what keyword search really files wrongly, without flagging clean photos?
 
-    python bench/suspects.py [--draws 5] [--sweep offtopic_z=2.0,2.5,3.0 suspect_margin=0.5,0.7] [--cost]
+    python bench/suspects.py [--draws 5] [--first-draw 0] [--sweep offtopic_z=2.0,2.5,3.0 suspect_margin=0.5,0.7] [--cost]
                              [--backbone efficientnet_lite2] [--fine-tuned] [--cache DIR] [--second-review]
 
 Noisy trees made the way keyword search fills one (bench/trees.py keyword_noise_tree): four of
@@ -125,6 +125,7 @@ def main() -> None:
     parser.add_argument("--others", default=str(DATA / "other-flowers-dev"))
     parser.add_argument("--ood", default=str(DATA / "ood-dev"))
     parser.add_argument("--draws", type=int, default=5)
+    parser.add_argument("--first-draw", type=int, default=0, help="draw numbers from here: another set of trees to check defaults on")
     parser.add_argument("--sweep", nargs="*", default=[], metavar="SETTING=V1,V2", help="train settings to try, every combination")
     parser.add_argument("--cost", action="store_true", help="also time what suspects add to a warm train")
     parser.add_argument("--backbone", default="efficientnet_lite0",
@@ -152,7 +153,7 @@ def main() -> None:
         run, epochs = judged(scratch / "nine", cache, args.backbone, args.fine_tuned)
         for v, overrides in enumerate(variants):
             nine[v] = shares(clean_truth, flagged_by(run, epochs, overrides))["clean"]
-        for draw in range(args.draws):
+        for draw in range(args.first_draw, args.first_draw + args.draws):
             tree = scratch / f"draw{draw}"
             truth = keyword_noise_tree(flowers, others, ood, tree, seed=draw, left_out=labels[draw % len(labels)])
             run, epochs = judged(tree, cache, args.backbone, args.fine_tuned)
