@@ -5,6 +5,7 @@ A screenshot of the page is kept at test-output/review-page.png for people to lo
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 import os
@@ -15,6 +16,7 @@ import pytest
 
 import curate
 from curate.review_server import TOKEN_HEADER, ReviewServer
+from retrainkit.dataset_layout import CURATE_DIR, REVIEWED
 from tests.conftest import SCREENSHOTS
 from tests.images import encode, picture, write
 
@@ -49,6 +51,12 @@ def server(tree):
 def rejects(tree: Path) -> str:
     file = tree / ".curate" / "rejects.txt"
     return file.read_text() if file.exists() else ""
+
+
+def reviewed(tree: Path) -> set[str]:
+    """The photo contents `.curate/reviewed.json` says were on screen."""
+    file = tree / CURATE_DIR / REVIEWED
+    return set(json.loads(file.read_text())["reviewed"]) if file.exists() else set()
 
 
 def wait_for(condition, timeout: float = 5.0) -> None:
@@ -132,7 +140,9 @@ def test_next_review_opens_on_what_is_new(tree, page):
         for _ in range(2):  # look at both labels
             page.keyboard.press("n")
             page.wait_for_selector(".card")
-        page.wait_for_timeout(1500)  # the page reports what was on screen once a second
+        # the page reports what was on screen once a second: wait until the tulips are recorded, not a fixed time
+        tulips = {hashlib.sha256(photo.read_bytes()).hexdigest() for photo in (tree / "tulip").iterdir()}
+        wait_for(lambda: tulips <= reviewed(tree))
     finally:
         first.stop()
     write(tree / "tulip" / "fresh.jpg", encode(picture(42)))
